@@ -1,0 +1,189 @@
+"""The notice interchange format: a GeoJSON FeatureCollection, one Feature per volume.
+
+Features that share ``properties.notice_id`` are the volumes of one notice.
+Used by ``deconflict check``, ``import`` and ``export``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from . import errors
+from .geometry import GeometryLimits
+from .model import Audience, Conflict, Notice, NoticeKind, Volume
+from .movement import slices
+from .volumes import parse_altitude, parse_instant, parse_route, parse_volume, require
+
+__all__ = ["conflict_to_json", "format_instant", "notices_from_geojson"]
+
+
+def format_instant(instant: dt.datetime | None) -> str | None:
+    if instant is None:
+        return None
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _feature(
+    feature: Any, index: int, limits: GeometryLimits
+) -> tuple[str, str, NoticeKind, str | None, list[Volume], Any]:
+    path = f"features[{index}]"
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise errors.WrongType("expected a GeoJSON Feature", field=path)
+    props = feature.get("properties")
+    if not isinstance(props, dict):
+        raise errors.MissingField("properties are required", field=f"{path}.properties")
+    ppath = f"{path}.properties"
+    notice_id = require(props, "notice_id", ppath)
+    party = require(props, "party", ppath)
+    for key, value in (("notice_id", notice_id), ("party", party)):
+        if not isinstance(value, str) or not value:
+            raise errors.WrongType(f"{key} must be a non-empty string", field=f"{ppath}.{key}")
+    try:
+        kind = NoticeKind(require(props, "kind", ppath))
+    except ValueError:
+        raise errors.InvalidValue(
+            "kind must be operation, protected or movement", field=f"{ppath}.kind"
+        ) from None
+    category = props.get("category")
+    if category is not None and not isinstance(category, str):
+        raise errors.WrongType("category must be a string", field=f"{ppath}.category")
+    geometry = require(feature, "geometry", path)
+    if kind is NoticeKind.MOVEMENT:
+        volumes = _movement(geometry, props, path)
+        return notice_id, party, kind, category, volumes, props.get("contact")
+    if isinstance(geometry, dict) and geometry.get("type") == "Point":
+        geometry = {
+            "type": "Circle",
+            "center": geometry.get("coordinates"),
+            "radius_m": require(props, "radius_m", ppath),
+        }
+    volume = parse_volume(
+        {"footprint": geometry, "altitude": props.get("altitude"), "time": props.get("time")},
+        path,
+        limits,
+        open_end=kind is NoticeKind.PROTECTED,
+    )
+    return notice_id, party, kind, category, [volume], props.get("contact")
+
+
+def _movement(geometry: Any, props: dict[str, Any], path: str) -> list[Volume]:
+    ppath = f"{path}.properties"
+    if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
+        raise errors.UnsupportedGeometry(
+            "a movement's geometry is a LineString route", field=f"{path}.geometry.type"
+        )
+    altitude = parse_altitude(require(props, "altitude", ppath), f"{ppath}.altitude")
+    try:
+        route = parse_route(
+            geometry.get("coordinates"),
+            require(props, "waypoint_times", ppath),
+            require(props, "corridor_half_width_m", ppath),
+            altitude,
+            f"{path}.geometry",
+        )
+    except errors.DeconflictError as exc:
+        if exc.field and exc.field.startswith(("waypoint_times", "corridor_half_width_m")):
+            raise exc.at(ppath) from None
+        raise
+    window = props.get("time")
+    if isinstance(window, dict) and "start" in window:
+        start = parse_instant(window["start"], f"{ppath}.time.start")
+        if start != route.times[0]:
+            raise errors.InvalidValue(
+                "a movement's time starts at its first waypoint time", field=f"{ppath}.time.start"
+            )
+    return list(slices(route))
+
+
+def notices_from_geojson(doc: Any, limits: GeometryLimits | None = None) -> list[Notice]:
+    """Notices from an interchange FeatureCollection, in order of first appearance."""
+    limits = limits or GeometryLimits()
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise errors.WrongType("expected a GeoJSON FeatureCollection", field="type")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise errors.WrongType("features must be a list", field="features")
+    grouped: dict[str, dict[str, Any]] = {}
+    for index, feature in enumerate(features):
+        try:
+            notice_id, party, kind, category, volumes, contact = _feature(feature, index, limits)
+        except errors.DeconflictError as exc:
+            exc.extra.setdefault("feature", index)
+            raise
+        entry = grouped.get(notice_id)
+        if entry is None:
+            grouped[notice_id] = {
+                "party": party,
+                "kind": kind,
+                "category": category,
+                "volumes": volumes,
+                "contact": contact,
+            }
+            continue
+        for key, value in (("party", party), ("kind", kind)):
+            if entry[key] != value:
+                raise errors.InvalidValue(
+                    f"features of notice {notice_id!r} disagree on {key}",
+                    field=f"features[{index}].properties.{key}",
+                    feature=index,
+                )
+        entry["volumes"].extend(volumes)
+    return [
+        Notice(
+            id=notice_id,
+            party=entry["party"],
+            kind=entry["kind"],
+            volumes=tuple(entry["volumes"]),
+            category=entry["category"],
+            contact=entry["contact"],
+            audience=Audience(),
+        )
+        for notice_id, entry in grouped.items()
+    ]
+
+
+def _finite(value: float) -> float | str:
+    if math.isinf(value):
+        return "UNL" if value > 0 else "SFC"
+    return round(value, 3)
+
+
+def conflict_to_json(conflict: Conflict) -> dict[str, Any]:
+    """The ``deconflict check --json`` shape of one conflict."""
+    overlaps = conflict.overlaps
+    polygons: list[Any] = []
+    for o in overlaps:
+        if o.footprint is None:
+            continue
+        if o.footprint["type"] == "Polygon":
+            polygons.append(o.footprint["coordinates"])
+        else:
+            polygons.extend(o.footprint["coordinates"])
+    footprint: dict[str, Any] | None = None
+    if len(polygons) == 1:
+        footprint = {"type": "Polygon", "coordinates": polygons[0]}
+    elif polygons:
+        footprint = {"type": "MultiPolygon", "coordinates": polygons}
+    ends = [o.time[1] for o in overlaps]
+    return {
+        "a": conflict.a,
+        "b": conflict.b,
+        "kind": conflict.kind.value,
+        "overlap": {
+            "footprint": footprint,
+            "distance_m": min(o.distance_m for o in overlaps),
+            "altitude": {
+                "lower": _finite(min(o.altitude[0] for o in overlaps)),
+                "upper": _finite(max(o.altitude[1] for o in overlaps)),
+                "reference": overlaps[0].altitude[2],
+                "units": "m",
+            },
+            "time": {
+                "start": format_instant(min(o.time[0] for o in overlaps)),
+                "end": None if None in ends else format_instant(max(e for e in ends if e)),
+            },
+            "volumes": [[o.a_volume, o.b_volume] for o in overlaps],
+        },
+    }
