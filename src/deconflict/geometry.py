@@ -370,7 +370,7 @@ def _polygon(
                     f"the polygon intersects itself ({reason})", field=part_field
                 )
             raise errors.InvalidValue(f"invalid polygon: {reason}", field=part_field)
-        if shapely.intersects_xy(plane, 0.0, 0.0) is False and _contains_pole(plane, center):
+        if _contains_pole(plane, center):
             raise errors.ContainsPole("the polygon contains a pole", field=part_field)
         area += sum(
             abs(_solid_angle(v, center)) * (1 if i == 0 else -1) for i, v in enumerate(part_vectors)
@@ -467,7 +467,7 @@ def circle(
             field=f"{field_name}.center",
         )
     if math.degrees(rho) > _MAX_CAP_DEG:
-        raise errors.AreaTooLarge("the circle is too large", field=f"{field_name}.radius_m")
+        raise errors.AreaTooLarge("the circle is too large", field=field_name)
     area_m2 = 2.0 * math.pi * (1.0 - math.cos(rho)) * EARTH_RADIUS_M**2
     _check_area(area_m2, limits, field_name)
     lon = normalise_longitude(lon)

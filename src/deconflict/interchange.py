@@ -11,10 +11,10 @@ import math
 from typing import Any
 
 from . import errors
-from .geometry import GeometryLimits
+from .geometry import Footprint, GeometryLimits, circle, footprint_from_geojson, parse_position
 from .model import Audience, Conflict, Notice, NoticeKind, Volume
 from .movement import slices
-from .volumes import parse_altitude, parse_instant, parse_route, parse_volume, require
+from .volumes import parse_altitude, parse_instant, parse_route, parse_time_window, require
 
 __all__ = ["conflict_to_json", "format_instant", "notices_from_geojson"]
 
@@ -54,18 +54,38 @@ def _feature(
         volumes = _movement(geometry, props, path)
         return notice_id, party, kind, category, volumes, props.get("contact")
     if isinstance(geometry, dict) and geometry.get("type") == "Point":
-        geometry = {
-            "type": "Circle",
-            "center": geometry.get("coordinates"),
-            "radius_m": require(props, "radius_m", ppath),
-        }
-    volume = parse_volume(
-        {"footprint": geometry, "altitude": props.get("altitude"), "time": props.get("time")},
-        path,
-        limits,
-        open_end=kind is NoticeKind.PROTECTED,
+        footprint = _point_circle(geometry, props, path, limits)
+    else:
+        footprint = footprint_from_geojson(geometry, limits, f"{path}.geometry")
+    volume = Volume(
+        footprint,
+        parse_altitude(require(props, "altitude", ppath), f"{ppath}.altitude"),
+        parse_time_window(
+            require(props, "time", ppath), f"{ppath}.time", open_end=kind is NoticeKind.PROTECTED
+        ),
     )
     return notice_id, party, kind, category, [volume], props.get("contact")
+
+
+def _point_circle(
+    geometry: dict[str, Any], props: dict[str, Any], path: str, limits: GeometryLimits
+) -> Footprint:
+    """A ``Point`` with ``properties.radius_m``: a geodesic circle."""
+    ppath = f"{path}.properties"
+    lon, lat = parse_position(geometry.get("coordinates"), f"{path}.geometry.coordinates")
+    radius = require(props, "radius_m", ppath)
+    if isinstance(radius, bool) or not isinstance(radius, int | float):
+        raise errors.WrongType("radius_m must be a number of metres", field=f"{ppath}.radius_m")
+    try:
+        return circle(lon, lat, float(radius), limits, path)
+    except errors.DeconflictError as exc:
+        if exc.field == f"{path}.radius_m":
+            exc.field = f"{ppath}.radius_m"
+        elif exc.field == f"{path}.center":
+            exc.field = f"{path}.geometry.coordinates"
+        else:
+            exc.field = f"{path}.geometry"
+        raise
 
 
 def _movement(geometry: Any, props: dict[str, Any], path: str) -> list[Volume]:
