@@ -366,3 +366,45 @@ def test_movements_protect_where_the_convoy_is(drawn, lateral: float) -> None:  
     slice_reach = min(MAX_SLICE_M, speed * 60.0)
     if best_low > lateral + slice_reach + SLACK:
         assert found == [], "protected far from where the convoy was"
+
+
+@st.composite
+def crossing_bars(draw: st.DrawFn) -> tuple[Shape, Shape]:
+    """Two thin rectangles crossing like a plus sign: edges cross, no vertex is inside."""
+    centre = draw(centres(antimeridian=draw(st.booleans()), polar=draw(st.booleans())))
+    length = math.exp(draw(st.floats(math.log(200.0), math.log(50_000.0))))
+    width = length * draw(st.floats(0.01, 0.2))
+    heading = draw(st.floats(0.0, math.pi))
+    crossing = draw(st.floats(0.3, math.pi - 0.3))
+    bars = []
+    for az in (heading, heading + crossing):
+        half_diag = math.hypot(length, width) / 2
+        spread = math.atan2(width, length)
+        corners = [
+            destination(*centre, az + s * spread + k * math.pi, half_diag)
+            for k, s in ((0, 1), (0, -1), (1, 1), (1, -1))
+        ]
+        ring = [*corners, corners[0]]
+        bars.append(
+            Shape(
+                {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}, oracle.OPolygon([ring])
+            )
+        )
+    return bars[0], bars[1]
+
+
+@settings(FAST, max_examples=500)
+@given(crossing_bars())
+def test_crossing_edges_conflict_without_a_vertex_inside(bars: tuple[Shape, Shape]) -> None:
+    a, b = bars
+    band = AltitudeBand(0.0, 100.0, AltitudeReference.W84)
+    w = TimeWindow(T0, T0 + dt.timedelta(hours=1))
+    na = Notice(
+        "a", "A", NoticeKind.OPERATION, (Volume(footprint_from_geojson(a.geojson), band, w),)
+    )
+    nb = Notice(
+        "b", "B", NoticeKind.OPERATION, (Volume(footprint_from_geojson(b.geojson), band, w),)
+    )
+    _, high = oracle.distance_bounds(a.oracle, b.oracle)
+    assert high == 0.0  # the oracle sees the overlap too
+    assert len(detect_all([na, nb], SeparationPolicy())) == 1

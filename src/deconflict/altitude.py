@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .model import AltitudeBand, AltitudeReference
 
-__all__ = ["FEET", "DatumMargins", "vertical_gap", "w84_interval"]
+__all__ = ["FEET", "DatumMargins", "direct_interval", "vertical_gap", "w84_interval"]
 
 FEET = 0.3048
 
@@ -71,7 +71,8 @@ def w84_interval(band: AltitudeBand, margins: DatumMargins) -> tuple[float, floa
     return lo, hi
 
 
-def _direct(band: AltitudeBand) -> tuple[float, float]:
+def direct_interval(band: AltitudeBand) -> tuple[float, float]:
+    """The band as an interval in its own reference; SFC is 0 only above ground level."""
     floor = 0.0 if band.reference is AltitudeReference.AGL else -math.inf
     return (
         floor if band.lower_m is None else band.lower_m,
@@ -82,8 +83,8 @@ def _direct(band: AltitudeBand) -> tuple[float, float]:
 def vertical_gap(a: AltitudeBand, b: AltitudeBand, margins: DatumMargins) -> float:
     """Metres between two bands; zero or negative when they touch or overlap."""
     if a.reference is b.reference:
-        lo_a, hi_a = _direct(a)
-        lo_b, hi_b = _direct(b)
+        lo_a, hi_a = direct_interval(a)
+        lo_b, hi_b = direct_interval(b)
     else:
         lo_a, hi_a = w84_interval(a, margins)
         lo_b, hi_b = w84_interval(b, margins)

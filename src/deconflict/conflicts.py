@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .altitude import DatumMargins, vertical_gap
+from .altitude import DatumMargins, direct_interval, vertical_gap, w84_interval
 from .geometry import TOLERANCE_M, Footprint
 from .index import BoxIndex
 from .model import Buffers, Conflict, ConflictKind, Notice, NoticeKind, Overlap, Volume
@@ -143,16 +143,20 @@ def volumes_conflict(a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
     return footprint_distance_m(a.footprint, b.footprint) <= reach
 
 
-def _overlap(i: int, j: int, a: Volume, b: Volume, buffers: Buffers) -> Overlap:
+def _overlap(
+    i: int, j: int, a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
+) -> Overlap:
     distance = footprint_distance_m(a.footprint, b.footprint)
-    lo_a = a.altitude.lower_m if a.altitude.lower_m is not None else -math.inf
-    lo_b = b.altitude.lower_m if b.altitude.lower_m is not None else -math.inf
-    hi_a = a.altitude.upper_m if a.altitude.upper_m is not None else math.inf
-    hi_b = b.altitude.upper_m if b.altitude.upper_m is not None else math.inf
+    if a.altitude.reference is b.altitude.reference:
+        (lo_a, hi_a), (lo_b, hi_b) = direct_interval(a.altitude), direct_interval(b.altitude)
+        reference = a.altitude.reference.value
+    else:  # shown in W84, widened as the comparison was
+        (lo_a, hi_a), (lo_b, hi_b) = (
+            w84_interval(a.altitude, datum),
+            w84_interval(b.altitude, datum),
+        )
+        reference = "W84"
     lower, upper = max(lo_a, lo_b), min(hi_a, hi_b)
-    reference = a.altitude.reference.value
-    if a.altitude.reference is not b.altitude.reference:
-        reference = f"{a.altitude.reference.value}/{b.altitude.reference.value}"
     start = max(a.time.start, b.time.start)
     ends = [e for e in (a.time.end, b.time.end) if e is not None]
     end: dt.datetime | None = min(ends) if ends else None
@@ -174,7 +178,7 @@ def _pair(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:
         return None
     buffers = policy.buffers(kind)
     overlaps = [
-        _overlap(i, j, va, vb, buffers)
+        _overlap(i, j, va, vb, buffers, policy.datum)
         for i, va in enumerate(a.volumes)
         for j, vb in enumerate(b.volumes)
         if volumes_conflict(va, vb, buffers, policy.datum)
