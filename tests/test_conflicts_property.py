@@ -387,7 +387,8 @@ def crossing_bars(draw: st.DrawFn) -> tuple[Shape, Shape]:
         ring = [*corners, corners[0]]
         bars.append(
             Shape(
-                {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}, oracle.OPolygon([ring])
+                {"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
+                oracle.OPolygon([ring]),
             )
         )
     return bars[0], bars[1]

@@ -28,6 +28,8 @@ def _check(args: argparse.Namespace) -> int:
         text = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise errors.BadRequest(f"cannot read {args.file}: {exc.strerror}", field="FILE") from None
+    except UnicodeDecodeError:
+        raise errors.BadRequest(f"{args.file} is not UTF-8 text", field="FILE") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

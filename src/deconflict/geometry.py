@@ -70,6 +70,8 @@ class GeometryLimits:
 
     max_vertices: int = 10_000
     max_area_km2: float = 2_500_000.0
+    max_movement_slices: int = 20_000
+    max_corridor_half_width_m: float = 50_000.0
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,7 @@ def _polygon(
     edges_b: list[Vectors] = []
     lat_lo, lat_hi = 90.0, -90.0
     built: list[_Part] = []
+    part_caps: list[tuple[Vectors, float]] = []
     area = 0.0
     for rings, part_field in parts:
         part_vectors: list[Vectors] = []
@@ -376,6 +379,7 @@ def _polygon(
             abs(_solid_angle(v, center)) * (1 if i == 0 else -1) for i, v in enumerate(part_vectors)
         )
         built.append(_Part(center=center, plane=plane))
+        part_caps.append((center, cap))
     west, span = _covering_span(intervals)
     if span > 180.0:
         raise errors.LongitudeSpanTooLarge(
@@ -386,7 +390,9 @@ def _polygon(
     _check_area(area_m2, limits, field_name)
     vertices = np.concatenate(all_vertices)
     center = _normalised(vertices.sum(axis=0))
-    cap = float(np.max(angle(vertices, center)))
+    # Each part lies in its own cap (under 90°, hence convex); the footprint's cap
+    # encloses those caps, so it stays a true bound even for far-apart parts.
+    cap = max(float(angle(center, c)) + r for c, r in part_caps)
     east = normalise_longitude(west + span)
     geojson = _polygon_geojson(parts)
     return Footprint(

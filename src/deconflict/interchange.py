@@ -51,7 +51,7 @@ def _feature(
         raise errors.WrongType("category must be a string", field=f"{ppath}.category")
     geometry = require(feature, "geometry", path)
     if kind is NoticeKind.MOVEMENT:
-        volumes = _movement(geometry, props, path)
+        volumes = _movement(geometry, props, path, limits)
         return notice_id, party, kind, category, volumes, props.get("contact")
     if isinstance(geometry, dict) and geometry.get("type") == "Point":
         footprint = _point_circle(geometry, props, path, limits)
@@ -88,7 +88,9 @@ def _point_circle(
         raise
 
 
-def _movement(geometry: Any, props: dict[str, Any], path: str) -> list[Volume]:
+def _movement(
+    geometry: Any, props: dict[str, Any], path: str, limits: GeometryLimits
+) -> list[Volume]:
     ppath = f"{path}.properties"
     if not isinstance(geometry, dict) or geometry.get("type") != "LineString":
         raise errors.UnsupportedGeometry(
@@ -102,18 +104,23 @@ def _movement(geometry: Any, props: dict[str, Any], path: str) -> list[Volume]:
             require(props, "corridor_half_width_m", ppath),
             altitude,
             f"{path}.geometry",
+            limits,
         )
     except errors.DeconflictError as exc:
         if exc.field and exc.field.startswith(("waypoint_times", "corridor_half_width_m")):
             raise exc.at(ppath) from None
         raise
     window = props.get("time")
-    if isinstance(window, dict) and "start" in window:
-        start = parse_instant(window["start"], f"{ppath}.time.start")
-        if start != route.times[0]:
-            raise errors.InvalidValue(
-                "a movement's time starts at its first waypoint time", field=f"{ppath}.time.start"
-            )
+    if isinstance(window, dict):
+        for key, expected in (("start", route.times[0]), ("end", route.times[-1])):
+            if window.get(key) is not None:
+                given = parse_instant(window[key], f"{ppath}.time.{key}")
+                if given != expected:
+                    raise errors.InvalidValue(
+                        f"a movement's time {key} is its {'first' if key == 'start' else 'last'} "
+                        "waypoint time",
+                        field=f"{ppath}.time.{key}",
+                    )
     return list(slices(route))
 
 

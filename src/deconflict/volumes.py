@@ -14,6 +14,7 @@ from . import errors
 from .altitude import FEET
 from .geometry import GeometryLimits, footprint_from_geojson, parse_position
 from .model import AltitudeBand, AltitudeReference, Route, TimeWindow, Volume
+from .movement import check_route
 
 __all__ = [
     "parse_altitude",
@@ -125,6 +126,7 @@ def parse_route(
     half_width: Any,
     altitude: AltitudeBand,
     field_name: str,
+    limits: GeometryLimits | None = None,
 ) -> Route:
     """A movement route from a LineString's coordinates and one time per waypoint."""
     if not isinstance(coordinates, list) or len(coordinates) < 2:
@@ -155,4 +157,6 @@ def parse_route(
         raise errors.RadiusNotPositive(
             "corridor_half_width_m must be positive", field="corridor_half_width_m"
         )
-    return Route(tuple(points), tuple(instants), float(half_width), altitude)
+    route = Route(tuple(points), tuple(instants), float(half_width), altitude)
+    check_route(route, limits or GeometryLimits(), field_name)
+    return route
