@@ -157,6 +157,7 @@ class Notice:
     aircraft: tuple[str, ...] = ()
     route: Route | None = None
     contact: str | None = None
+    disclose_contact: bool = False
 
     @property
     def in_force(self) -> bool:

@@ -1,0 +1,116 @@
+"""Need-to-know: who may see what of a notice, and the views that say no more.
+
+- The owner and the audience (parties, and members of audience channels) see a
+  notice in full.
+- Anyone else learns of it only through a conflict with one of their own
+  stored notices (:func:`minimal_view`), through a what-if check
+  (:func:`check_view`) or through point identification (:func:`identify_view`).
+- An auditor sees metadata only (:func:`auditor_view`) unless in the audience.
+
+Every view of another party's notice is a disclosure, recorded by the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from .interchange import format_instant
+from .model import Notice, Role
+from .notices import notice_to_doc
+
+__all__ = [
+    "Viewer",
+    "auditor_view",
+    "check_view",
+    "full_view",
+    "identify_view",
+    "minimal_view",
+    "sees_in_full",
+    "view_for",
+]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """An authenticated party, with its role and current channel memberships."""
+
+    party: str
+    role: Role
+    channels: frozenset[str] = frozenset()
+
+
+def sees_in_full(viewer: Viewer, notice: Notice) -> bool:
+    """The owner and the audience see everything; nobody else does."""
+    return (
+        viewer.party == notice.party
+        or viewer.party in notice.audience.parties
+        or bool(viewer.channels & notice.audience.channels)
+    )
+
+
+def full_view(
+    notice: Notice, created_at: dt.datetime | None = None, updated_at: dt.datetime | None = None
+) -> dict[str, Any]:
+    view = {"id": notice.id, "party": notice.party, "version": notice.version}
+    view.update(notice_to_doc(notice))
+    if created_at is not None:
+        view["created_at"] = format_instant(created_at)
+    if updated_at is not None:
+        view["updated_at"] = format_instant(updated_at)
+    return view
+
+
+def _identity(notice: Notice) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": notice.id,
+        "version": notice.version,
+        "kind": notice.kind.value,
+        "party": notice.party,
+    }
+    if notice.category is not None:
+        view["category"] = notice.category
+    return view
+
+
+def minimal_view(notice: Notice, overlap: dict[str, Any] | None) -> dict[str, Any]:
+    """What a conflict discloses: identity, contact if allowed, and the clipped 4D overlap."""
+    view = _identity(notice)
+    if notice.disclose_contact and notice.contact is not None:
+        view["contact"] = notice.contact
+    if overlap is not None:
+        view["overlap"] = overlap
+    return view
+
+
+def check_view(notice: Notice) -> dict[str, Any]:
+    """What a what-if check discloses: nothing was stored, so no geometry at all."""
+    return {"id": notice.id, "kind": notice.kind.value, "party": notice.party}
+
+
+def identify_view(notice: Notice) -> dict[str, Any]:
+    """What point identification discloses: the owner party and the kind, nothing more."""
+    return {"party": notice.party, "kind": notice.kind.value}
+
+
+def auditor_view(notice: Notice) -> dict[str, Any]:
+    """Metadata only: ids, owner, version, kind, state and the overall time span."""
+    starts = [v.time.start for v in notice.volumes]
+    ends = [v.time.end for v in notice.volumes]
+    view = _identity(notice)
+    view["state"] = notice.state.value
+    view["time"] = {
+        "start": format_instant(min(starts)),
+        "end": None if None in ends else format_instant(max(e for e in ends if e is not None)),
+    }
+    return view
+
+
+def view_for(viewer: Viewer, notice: Notice) -> dict[str, Any] | None:
+    """The view a direct read gives: full, auditor metadata, or nothing."""
+    if sees_in_full(viewer, notice):
+        return full_view(notice)
+    if viewer.role is Role.AUDITOR:
+        return auditor_view(notice)
+    return None

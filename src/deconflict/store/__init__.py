@@ -1,0 +1,36 @@
+"""Storage behind narrow protocols; :func:`open_store` picks the backend from a URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deconflict import errors
+
+from .protocols import Store, Transaction
+from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord
+from .sqlite import SqliteStore
+
+__all__ = [
+    "ConflictRecord",
+    "DisclosureRecord",
+    "Extent",
+    "NoticeRecord",
+    "PartyRecord",
+    "SqliteStore",
+    "Store",
+    "Transaction",
+    "open_store",
+]
+
+
+def open_store(url: str) -> Store:
+    """A store for ``sqlite:///path``, a plain file path, or ``postgresql://…``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        raise errors.InvalidValue(
+            "the PostgreSQL backend is not available in this build yet", field="db"
+        )
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if not path or path == ":memory:":
+        raise errors.InvalidValue("give a file path for the SQLite store", field="db")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(path)

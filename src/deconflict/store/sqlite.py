@@ -1,0 +1,499 @@
+"""The embedded backend: one SQLite file in WAL mode with durable commits.
+
+All writes go through one connection that runs each transaction inside
+``BEGIN IMMEDIATE``, so admission is serialised; reads use one connection per
+thread and see a consistent snapshot. ``synchronous=FULL`` makes every
+committed write survive a crash or power loss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from deconflict.model import Channel, Party, Role
+
+from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord
+
+__all__ = ["SqliteStore"]
+
+_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+_FAR_MINUTES = 1.0e8  # open-ended notices reach ~190 years past the epoch
+_FAR_ALT = 1.0e7
+
+
+def _ts(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat()
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def _minutes(instant: dt.datetime, round_up: bool) -> float:
+    minutes = (instant - _EPOCH).total_seconds() / 60.0
+    return float(math.ceil(minutes) if round_up else math.floor(minutes))
+
+
+def _alt(value: float) -> float:
+    return max(-_FAR_ALT, min(_FAR_ALT, value))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+class _Parties:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def _record(self, row: sqlite3.Row | None) -> PartyRecord | None:
+        if row is None:
+            return None
+        party = Party(row["id"], row["name"], Role(row["role"]), row["contact"])
+        return PartyRecord(party, bytes(row["token_hash"]), _instant(row["created_at"]))
+
+    def add(self, party: Party, token_hash: bytes, at: dt.datetime) -> None:
+        self._c.execute(
+            "INSERT INTO parties (id, name, role, contact, token_hash, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (party.id, party.name, party.role.value, party.contact, token_hash, _ts(at)),
+        )
+
+    def get(self, party_id: str) -> PartyRecord | None:
+        return self._record(
+            self._c.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
+        )
+
+    def by_token_hash(self, token_hash: bytes) -> PartyRecord | None:
+        row = self._c.execute(
+            "SELECT * FROM parties WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return self._record(row)
+
+    def all(self) -> list[PartyRecord]:
+        rows = self._c.execute("SELECT * FROM parties ORDER BY id").fetchall()
+        return [r for r in map(self._record, rows) if r is not None]
+
+
+class _Channels:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def _members(self, channel_id: str) -> frozenset[str]:
+        rows = self._c.execute(
+            "SELECT party_id FROM channel_members WHERE channel_id = ?", (channel_id,)
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def add(self, channel: Channel, at: dt.datetime) -> None:
+        self._c.execute(
+            "INSERT INTO channels (id, name, created_at) VALUES (?, ?, ?)",
+            (channel.id, channel.name, _ts(at)),
+        )
+
+    def get(self, channel_id: str) -> Channel | None:
+        row = self._c.execute("SELECT * FROM channels WHERE id = ?", (channel_id,)).fetchone()
+        if row is None:
+            return None
+        return Channel(row["id"], row["name"], self._members(channel_id))
+
+    def all(self) -> list[Channel]:
+        rows = self._c.execute("SELECT id FROM channels ORDER BY id").fetchall()
+        return [c for c in (self.get(r[0]) for r in rows) if c is not None]
+
+    def _change(
+        self, channel_id: str, party_id: str, action: str, at: dt.datetime, by: str
+    ) -> None:
+        self._c.execute(
+            "INSERT INTO channel_history (channel_id, party_id, action, at, by_party)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (channel_id, party_id, action, _ts(at), by),
+        )
+
+    def join(self, channel_id: str, party_id: str, at: dt.datetime, by: str) -> bool:
+        cur = self._c.execute(
+            "INSERT OR IGNORE INTO channel_members (channel_id, party_id) VALUES (?, ?)",
+            (channel_id, party_id),
+        )
+        if cur.rowcount:
+            self._change(channel_id, party_id, "join", at, by)
+        return bool(cur.rowcount)
+
+    def leave(self, channel_id: str, party_id: str, at: dt.datetime, by: str) -> bool:
+        cur = self._c.execute(
+            "DELETE FROM channel_members WHERE channel_id = ? AND party_id = ?",
+            (channel_id, party_id),
+        )
+        if cur.rowcount:
+            self._change(channel_id, party_id, "leave", at, by)
+        return bool(cur.rowcount)
+
+    def of_party(self, party_id: str) -> frozenset[str]:
+        rows = self._c.execute(
+            "SELECT channel_id FROM channel_members WHERE party_id = ?", (party_id,)
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+
+def _notice(row: sqlite3.Row) -> NoticeRecord:
+    return NoticeRecord(
+        id=row["id"],
+        party=row["party"],
+        kind=row["kind"],
+        version=row["version"],
+        state=row["state"],
+        doc=json.loads(row["doc"]),
+        created_at=_instant(row["created_at"]),
+        updated_at=_instant(row["updated_at"]),
+    )
+
+
+class _Notices:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def put(self, record: NoticeRecord, extents: Sequence[Extent]) -> None:
+        doc = _dump(record.doc)
+        self._c.execute(
+            "INSERT INTO notices (id, party, kind, version, state, doc, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET version = excluded.version,"
+            " state = excluded.state, doc = excluded.doc, updated_at = excluded.updated_at",
+            (
+                record.id,
+                record.party,
+                record.kind,
+                record.version,
+                record.state,
+                doc,
+                _ts(record.created_at),
+                _ts(record.updated_at),
+            ),
+        )
+        self._c.execute(
+            "INSERT INTO notice_versions (notice_id, version, state, doc, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.version, record.state, doc, _ts(record.updated_at)),
+        )
+        self._c.execute(
+            "DELETE FROM volume_index WHERE id IN (SELECT id FROM volume_rows WHERE notice_id = ?)",
+            (record.id,),
+        )
+        self._c.execute("DELETE FROM volume_rows WHERE notice_id = ?", (record.id,))
+        for extent in extents:
+            for west, south, east, north in extent.box.pieces():
+                cur = self._c.execute(
+                    "INSERT INTO volume_rows (notice_id) VALUES (?)", (record.id,)
+                )
+                self._c.execute(
+                    "INSERT INTO volume_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        cur.lastrowid,
+                        west,
+                        east,
+                        south,
+                        north,
+                        _alt(extent.alt_lo),
+                        _alt(extent.alt_hi),
+                        _minutes(extent.start, False),
+                        _FAR_MINUTES if extent.end is None else _minutes(extent.end, True),
+                        record.id,
+                    ),
+                )
+
+    def get(self, notice_id: str) -> NoticeRecord | None:
+        row = self._c.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
+        return None if row is None else _notice(row)
+
+    def history(self, notice_id: str) -> list[NoticeRecord]:
+        current = self.get(notice_id)
+        if current is None:
+            return []
+        rows = self._c.execute(
+            "SELECT * FROM notice_versions WHERE notice_id = ? ORDER BY version", (notice_id,)
+        ).fetchall()
+        return [
+            NoticeRecord(
+                id=notice_id,
+                party=current.party,
+                kind=current.kind,
+                version=r["version"],
+                state=r["state"],
+                doc=json.loads(r["doc"]),
+                created_at=current.created_at,
+                updated_at=_instant(r["at"]),
+            )
+            for r in rows
+        ]
+
+    def candidates(self, queries: Sequence[Extent]) -> list[NoticeRecord]:
+        ids: set[str] = set()
+        for q in queries:
+            t_lo = _minutes(q.start, False)
+            t_hi = _FAR_MINUTES if q.end is None else _minutes(q.end, True)
+            for west, south, east, north in q.box.pieces():
+                rows = self._c.execute(
+                    "SELECT DISTINCT notice_id FROM volume_index"
+                    " WHERE lon_max >= ? AND lon_min <= ? AND lat_max >= ? AND lat_min <= ?"
+                    " AND alt_max >= ? AND alt_min <= ?"
+                    " AND t_max >= ? AND t_min <= ?",
+                    (west, east, south, north, _alt(q.alt_lo), _alt(q.alt_hi), t_lo, t_hi),
+                ).fetchall()
+                ids.update(r[0] for r in rows)
+        if not ids:
+            return []
+        return self._many(sorted(ids))
+
+    def _many(self, ids: list[str]) -> list[NoticeRecord]:
+        out: list[NoticeRecord] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._c.execute(f"SELECT * FROM notices WHERE id IN ({marks})", chunk)
+            out.extend(_notice(r) for r in rows)
+        out.sort(key=lambda r: r.id)
+        return out
+
+    def of_party(self, party_id: str) -> list[NoticeRecord]:
+        rows = self._c.execute(
+            "SELECT * FROM notices WHERE party = ? ORDER BY created_at, id", (party_id,)
+        ).fetchall()
+        return [_notice(r) for r in rows]
+
+
+def _conflict(row: sqlite3.Row) -> ConflictRecord:
+    return ConflictRecord(
+        a=row["a"],
+        a_party=row["a_party"],
+        a_version=row["a_version"],
+        b=row["b"],
+        b_party=row["b_party"],
+        b_version=row["b_version"],
+        kind=row["kind"],
+        status=row["status"],
+        pairs=tuple((int(i), int(j)) for i, j in json.loads(row["pairs"])),
+        detected_at=_instant(row["detected_at"]),
+        updated_at=_instant(row["updated_at"]),
+    )
+
+
+class _Conflicts:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def put(self, r: ConflictRecord) -> None:
+        self._c.execute(
+            "INSERT INTO conflicts (a, b, a_party, b_party, a_version, b_version, kind, status,"
+            " pairs, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (a, b) DO UPDATE SET a_version = excluded.a_version,"
+            " b_version = excluded.b_version, kind = excluded.kind, status = excluded.status,"
+            " pairs = excluded.pairs, detected_at = excluded.detected_at,"
+            " updated_at = excluded.updated_at",
+            (
+                r.a,
+                r.b,
+                r.a_party,
+                r.b_party,
+                r.a_version,
+                r.b_version,
+                r.kind,
+                r.status,
+                _dump([list(p) for p in r.pairs]),
+                _ts(r.detected_at),
+                _ts(r.updated_at),
+            ),
+        )
+
+    def get(self, a: str, b: str) -> ConflictRecord | None:
+        row = self._c.execute("SELECT * FROM conflicts WHERE a = ? AND b = ?", (a, b)).fetchone()
+        return None if row is None else _conflict(row)
+
+    def _where(
+        self, clause: str, args: tuple[Any, ...], status: str | None
+    ) -> list[ConflictRecord]:
+        sql = f"SELECT * FROM conflicts WHERE ({clause})"
+        if status is not None:
+            sql += " AND status = ?"
+            args = (*args, status)
+        rows = self._c.execute(sql + " ORDER BY detected_at, a, b", args).fetchall()
+        return [_conflict(r) for r in rows]
+
+    def involving(self, notice_id: str, status: str | None = "open") -> list[ConflictRecord]:
+        return self._where("a = ? OR b = ?", (notice_id, notice_id), status)
+
+    def of_party(self, party_id: str, status: str | None = "open") -> list[ConflictRecord]:
+        return self._where("a_party = ? OR b_party = ?", (party_id, party_id), status)
+
+
+class _Disclosures:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def record(self, items: Sequence[DisclosureRecord]) -> None:
+        self._c.executemany(
+            "INSERT INTO disclosures (at, recipient, owner, notice_id, notice_version, reason,"
+            " level, view) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    _ts(d.at),
+                    d.recipient,
+                    d.owner,
+                    d.notice_id,
+                    d.notice_version,
+                    d.reason,
+                    d.level,
+                    _dump(d.view),
+                )
+                for d in items
+            ],
+        )
+
+    def query(
+        self, recipient: str | None = None, notice_id: str | None = None, limit: int = 1000
+    ) -> list[DisclosureRecord]:
+        clauses, args = ["1 = 1"], []
+        if recipient is not None:
+            clauses.append("recipient = ?")
+            args.append(recipient)
+        if notice_id is not None:
+            clauses.append("notice_id = ?")
+            args.append(notice_id)
+        rows = self._c.execute(
+            f"SELECT * FROM disclosures WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [
+            DisclosureRecord(
+                _instant(r["at"]),
+                r["recipient"],
+                r["owner"],
+                r["notice_id"],
+                r["notice_version"],
+                r["reason"],
+                r["level"],
+                json.loads(r["view"]),
+            )
+            for r in rows
+        ]
+
+
+class _Idempotency:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def get(self, party_id: str, key: str) -> tuple[int, dict[str, Any]] | None:
+        row = self._c.execute(
+            "SELECT status, body FROM idempotency WHERE party = ? AND key = ?", (party_id, key)
+        ).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def put(
+        self, party_id: str, key: str, status: int, body: dict[str, Any], at: dt.datetime
+    ) -> None:
+        self._c.execute(
+            "INSERT INTO idempotency (party, key, status, body, at) VALUES (?, ?, ?, ?, ?)",
+            (party_id, key, status, _dump(body), _ts(at)),
+        )
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.parties = _Parties(conn)
+        self.channels = _Channels(conn)
+        self.notices = _Notices(conn)
+        self.conflicts = _Conflicts(conn)
+        self.disclosures = _Disclosures(conn)
+        self.idempotency = _Idempotency(conn)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("deconflict.store") / "migrations" / "sqlite"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SqliteStore:
+    """A store in one SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self._writer.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in _migrations():
+                if number <= current:
+                    continue
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in script.split(";\n"):
+                        if statement.strip():
+                            self._writer.execute(statement)
+                    self._writer.execute(f"PRAGMA user_version = {number}")
+                except BaseException:
+                    self._writer.execute("ROLLBACK")
+                    raise
+                self._writer.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._writer.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def write(self) -> Iterator[_Tx]:
+        with self._lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(self._writer)
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[_Tx]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        conn.execute("BEGIN")
+        try:
+            yield _Tx(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
