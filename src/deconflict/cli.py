@@ -1,18 +1,22 @@
-"""The ``deconflict`` command line: each command is a few lines calling the library."""
+"""The ``deconflict`` command line: each command is a few lines calling the service."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import errors
-from .conflicts import SeparationPolicy, detect_all
-from .interchange import conflict_to_json, notices_from_geojson
+from deconflict import errors
+from deconflict.clock import SystemClock
+from deconflict.config import Settings, load_settings
+from deconflict.conflicts import SeparationPolicy, detect_all
+from deconflict.interchange import conflict_to_json, notices_from_geojson
 
 __all__ = ["main"]
 
@@ -21,6 +25,17 @@ def _error_json(exc: errors.DeconflictError) -> str:
     body = exc.to_dict()
     body["id"] = uuid.uuid4().hex[:12]
     return json.dumps({"error": body})
+
+
+def _settings(args: argparse.Namespace, **flags: Any) -> Settings:
+    return load_settings(getattr(args, "config", None), db=getattr(args, "db", None), **flags)
+
+
+def _service(settings: Settings) -> Any:
+    from deconflict.service import Service
+    from deconflict.store import open_store
+
+    return Service(open_store(settings.db), SystemClock(), settings)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -54,6 +69,86 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if conflicts else 0
 
 
+def _serve_app(service: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    from deconflict.api.app import create_app
+
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args, host=args.host, port=args.port)
+    service = _service(settings)
+    print(f"deconflict serving {settings.db} at http://{settings.host}:{settings.port}", flush=True)
+    _serve_app(service, settings.host, settings.port)
+    return 0
+
+
+def _party_add(args: argparse.Namespace) -> int:
+    service = _service(_settings(args))
+    _, token = service.accounts.add_party(None, args.id, args.name, args.role, args.contact)
+    print(token)
+    return 0
+
+
+def _party_list(args: argparse.Namespace) -> int:
+    for party in _service(_settings(args)).accounts.list_parties(None):
+        print(f"{party['id']}\t{party['role']}\t{party['name']}")
+    return 0
+
+
+def _channel_add(args: argparse.Namespace) -> int:
+    members = [m for m in (args.members or "").split(",") if m]
+    channel = _service(_settings(args)).accounts.add_channel(
+        None, args.id, args.name or args.id, members
+    )
+    print(json.dumps(channel))
+    return 0
+
+
+def _channel_join(args: argparse.Namespace) -> int:
+    channel = _service(_settings(args)).accounts.change_membership(None, args.id, args.party, True)
+    print(json.dumps(channel))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from deconflict.demo import load_scenario, seed
+
+    folder = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="deconflict-demo-"))
+    db = args.db or str(folder / "demo.db")
+    if Path(db).exists():
+        raise errors.InvalidValue(f"{db} exists; the demo starts from a fresh store", field="db")
+    scenario = load_scenario()
+    settings = load_settings(None, db=db, host=args.host, port=args.port)
+    terrain = scenario.get("settings", {})
+    datum = replace(settings.policy.datum, **{k: float(v) for k, v in terrain.items()})
+    settings = replace(settings, policy=replace(settings.policy, datum=datum))
+    service = _service(settings)
+    parties, ids = seed(service, scenario)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"deconflict demo: {len(ids)} notices from {len(parties)} parties in {db}")
+    print(f"  API       {base}/v1")
+    print(f"  API docs  {base}/docs")
+    print("  Tokens (send as 'Authorization: Bearer <token>'):")
+    for p in parties:
+        print(f"    {p.id:<15} {p.role:<8} {p.token}")
+    print("Press Ctrl+C to stop.", flush=True)
+    _serve_app(service, settings.host, settings.port)
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from deconflict.api.app import create_app
+    from deconflict.openapi import openapi_document
+
+    with tempfile.TemporaryDirectory() as folder:
+        service = _service(Settings(db=str(Path(folder) / "schema.db")))
+        print(openapi_document(create_app(service)))
+    return 0
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0.0 or value == float("inf"):
@@ -61,12 +156,24 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deconflict", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser(
-        "check", help="find conflicts in an interchange GeoJSON file, offline"
+def _db_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--db",
+        required=required,
+        metavar="URL",
+        help="SQLite path or sqlite:///path (postgresql://… later)",
     )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file ([deconflict] table)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="deconflict",
+        description="Multi-party deconfliction: notices, exact 4D conflicts, need-to-know.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="find conflicts in an interchange file, offline")
     check.add_argument("file", metavar="FILE")
     check.add_argument("--json", action="store_true", help="print conflicts as JSON")
     check.add_argument(
@@ -88,19 +195,65 @@ def _parser() -> argparse.ArgumentParser:
         help="time buffer in seconds for every conflict kind",
     )
     check.set_defaults(run=_check)
-    return parser
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    _db_args(serve)
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.set_defaults(run=_serve)
+
+    party = commands.add_parser("party", help="manage parties").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = party.add_parser("add", help="create a party and print its token")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=["member", "admin", "auditor"], default="member")
+    add.add_argument("--contact")
+    _db_args(add)
+    add.set_defaults(run=_party_add)
+    listing = party.add_parser("list", help="list parties")
+    _db_args(listing)
+    listing.set_defaults(run=_party_list)
+
+    channel = commands.add_parser("channel", help="manage channels").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    cadd = channel.add_parser("add", help="create a channel")
+    cadd.add_argument("id")
+    cadd.add_argument("--name")
+    cadd.add_argument("--members", metavar="A,B", help="comma-separated party ids")
+    _db_args(cadd)
+    cadd.set_defaults(run=_channel_add)
+    join = channel.add_parser("join", help="add a party to a channel")
+    join.add_argument("id")
+    join.add_argument("--party", required=True)
+    _db_args(join)
+    join.set_defaults(run=_channel_join)
+
+    demo = commands.add_parser("demo", help="serve a seeded scenario on a fresh store")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--db", help="where to create the demo store (default: a temp folder)")
+    demo.set_defaults(run=_demo)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi.set_defaults(run=_openapi)
+    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
     except errors.DeconflictError as exc:
         stream = sys.stdout if getattr(args, "json", False) else sys.stderr
         print(_error_json(exc), file=stream)
         return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
     return code
 
 
-def run() -> Any:  # pragma: no cover - console entry
+def run() -> None:
     sys.exit(main())

@@ -28,6 +28,7 @@ from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 
 __all__ = [
     "SeparationPolicy",
+    "conflict_between",
     "conflict_kind",
     "detect",
     "detect_all",
@@ -170,7 +171,8 @@ def _overlap(
     )
 
 
-def _pair(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:
+def conflict_between(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:
+    """The conflict between two notices, seen from ``a``, or ``None``."""
     if a.party == b.party or not (a.in_force and b.in_force):
         return None
     kind = conflict_kind(a.kind, b.kind)
@@ -192,7 +194,9 @@ def detect(
     notice: Notice, candidates: Iterable[Notice], policy: SeparationPolicy
 ) -> list[Conflict]:
     """Every conflict between ``notice`` and the candidates (already prefiltered)."""
-    found = (_pair(notice, other, policy) for other in candidates if other.id != notice.id)
+    found = (
+        conflict_between(notice, other, policy) for other in candidates if other.id != notice.id
+    )
     return [c for c in found if c is not None]
 
 
@@ -216,7 +220,7 @@ def detect_all(notices: Sequence[Notice], policy: SeparationPolicy) -> list[Conf
             hits = owner_of[index.query(volume.footprint.bbox, pad)]
             candidates.update(int(h) for h in hits if h > position)
         for other in sorted(candidates):
-            conflict = _pair(notice, notices[other], policy)
+            conflict = conflict_between(notice, notices[other], policy)
             if conflict is not None:
                 found.append(conflict)
     return found

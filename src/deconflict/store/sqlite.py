@@ -496,4 +496,3 @@ class SqliteStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-

@@ -1,0 +1,155 @@
+"""Parties, channels, roles and bearer tokens.
+
+Tokens are random, shown once, stored as SHA-256 digests and compared in
+constant time. Only admins create parties and channels or change membership.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from typing import Any
+
+from deconflict import errors
+from deconflict.clock import Clock
+from deconflict.disclosure import Viewer
+from deconflict.model import Channel, Party, Role
+from deconflict.store import Store
+
+__all__ = ["Accounts", "hash_token", "new_token"]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+def new_token() -> str:
+    return "dcf_" + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _check_id(value: Any, field_name: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise errors.InvalidValue(
+            "an id is 1–64 lowercase letters, digits, '.', '_' or '-'", field=field_name
+        )
+    return value
+
+
+def _require_admin(viewer: Viewer | None) -> None:
+    if viewer is not None and viewer.role is not Role.ADMIN:
+        raise errors.Forbidden("only an admin may do this")
+
+
+def _party_json(party: Party) -> dict[str, Any]:
+    return {"id": party.id, "name": party.name, "role": party.role.value}
+
+
+def _channel_json(channel: Channel) -> dict[str, Any]:
+    return {"id": channel.id, "name": channel.name, "members": sorted(channel.members)}
+
+
+class Accounts:
+    """Use cases on parties and channels. ``viewer=None`` means the local operator (CLI)."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def authenticate(self, token: str | None) -> Viewer:
+        if not token:
+            raise errors.Unauthenticated("a bearer token is required")
+        digest = hash_token(token)
+        with self._store.read() as tx:
+            record = tx.parties.by_token_hash(digest)
+            if record is None or not hmac.compare_digest(record.token_hash, digest):
+                raise errors.Unauthenticated("the token is not valid")
+            channels = tx.channels.of_party(record.party.id)
+        return Viewer(record.party.id, record.party.role, channels)
+
+    def add_party(
+        self,
+        viewer: Viewer | None,
+        party_id: Any,
+        name: Any,
+        role: Any = "member",
+        contact: Any = None,
+    ) -> tuple[dict[str, Any], str]:
+        """Create a party; returns its public record and its token (shown only now)."""
+        _require_admin(viewer)
+        party_id = _check_id(party_id, "id")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise errors.InvalidValue("name is a non-empty string of at most 200", field="name")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise errors.InvalidValue(
+                "role must be member, admin or auditor", field="role"
+            ) from None
+        if contact is not None and (not isinstance(contact, str) or len(contact) > 500):
+            raise errors.InvalidValue("contact is a string of at most 500", field="contact")
+        token = new_token()
+        party = Party(party_id, name.strip(), role, contact)
+        with self._store.write() as tx:
+            if tx.parties.get(party_id) is not None:
+                raise errors.Conflict(f"party {party_id!r} already exists", field="id")
+            tx.parties.add(party, hash_token(token), self._clock.now())
+        return _party_json(party), token
+
+    def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:
+        """Every party's id, name and role: parties must know whom they can address."""
+        with self._store.read() as tx:
+            return [_party_json(r.party) for r in tx.parties.all()]
+
+    def add_channel(
+        self, viewer: Viewer | None, channel_id: Any, name: Any, members: Any = ()
+    ) -> dict[str, Any]:
+        _require_admin(viewer)
+        channel_id = _check_id(channel_id, "id")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise errors.InvalidValue("name is a non-empty string of at most 200", field="name")
+        if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
+            raise errors.WrongType("members is a list of party ids", field="members")
+        by = viewer.party if viewer else "operator"
+        now = self._clock.now()
+        with self._store.write() as tx:
+            if tx.channels.get(channel_id) is not None:
+                raise errors.Conflict(f"channel {channel_id!r} already exists", field="id")
+            for i, member in enumerate(members):
+                if tx.parties.get(member) is None:
+                    raise errors.InvalidValue(f"no party {member!r}", field=f"members[{i}]")
+            tx.channels.add(Channel(channel_id, name.strip()), now)
+            for member in members:
+                tx.channels.join(channel_id, member, now, by)
+            channel = tx.channels.get(channel_id) or Channel(channel_id, name.strip())
+        return _channel_json(channel)
+
+    def change_membership(
+        self, viewer: Viewer | None, channel_id: str, party_id: Any, join: bool
+    ) -> dict[str, Any]:
+        _require_admin(viewer)
+        if not isinstance(party_id, str):
+            raise errors.WrongType("party is a party id", field="party")
+        by = viewer.party if viewer else "operator"
+        with self._store.write() as tx:
+            before = tx.channels.get(channel_id)
+            if before is None:
+                raise errors.NotFound(f"no channel {channel_id!r}")
+            if tx.parties.get(party_id) is None:
+                raise errors.InvalidValue(f"no party {party_id!r}", field="party")
+            if join:
+                tx.channels.join(channel_id, party_id, self._clock.now(), by)
+            else:
+                tx.channels.leave(channel_id, party_id, self._clock.now(), by)
+            channel = tx.channels.get(channel_id) or before
+        return _channel_json(channel)
+
+    def list_channels(self, viewer: Viewer | None) -> list[dict[str, Any]]:
+        with self._store.read() as tx:
+            channels = tx.channels.all()
+        if viewer is not None and viewer.role is Role.MEMBER:
+            channels = [c for c in channels if viewer.party in c.members]
+        return [_channel_json(c) for c in channels]

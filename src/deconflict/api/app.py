@@ -1,0 +1,116 @@
+"""The HTTP API: an app composed from the service, the error renderer and the routes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deconflict import __version__, errors
+from deconflict.api import routes_accounts, routes_notices
+from deconflict.api.rendering import error_response
+from deconflict.service import Service
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("deconflict.api")
+
+
+def _validation_field(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "request"
+
+
+class _BodyLimit:
+    """Refuses request bodies over the configured size with 413, before reading them all."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = errors.PayloadTooLarge(
+            f"the request body exceeds {self.limit} bytes", field="body"
+        )
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await error_response(too_big)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise errors.PayloadTooLarge(
+                        f"the request body exceeds {self.limit} bytes", field="body"
+                    )
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(
+        title="deconflict",
+        version=__version__,
+        description=(
+            "Parties notify each other of 4D operations, protected places and movements; "
+            "every conflict is found exactly, and each party sees only what safety needs."
+        ),
+    )
+    app.state.service = service
+
+    @app.exception_handler(errors.DeconflictError)
+    async def _domain(request: Request, exc: errors.DeconflictError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return error_response(errors.BadRequest("the body is not valid JSON", field="body"))
+        field = _validation_field(tuple(first.get("loc", ())))
+        return error_response(errors.InvalidValue(str(first.get("msg")), field=field))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cls: type[errors.DeconflictError] = {
+            404: errors.NotFound,
+            401: errors.Unauthenticated,
+            403: errors.Forbidden,
+        }.get(exc.status_code, errors.BadRequest)
+        error = cls(str(exc.detail))
+        response = error_response(error)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error = errors.DeconflictError("internal error; the request was not applied")
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(error)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and store check")
+    def healthz() -> dict[str, str]:
+        with service.store.read():
+            pass
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(routes_notices.router)
+    app.include_router(routes_accounts.router)
+    app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
+    return app

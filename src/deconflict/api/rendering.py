@@ -1,0 +1,43 @@
+"""Rendering errors and reading bodies: the one place HTTP meets the error tree."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from deconflict import errors
+
+__all__ = ["error_response", "read_json"]
+
+log = logging.getLogger("deconflict.api")
+
+
+def error_response(exc: errors.DeconflictError) -> JSONResponse:
+    """The one renderer: ``{"error": {code, message, field?, id}}`` plus ``missing`` if any."""
+    body = exc.to_dict()
+    missing = body.pop("missing", None)
+    retry = body.get("retry_after")
+    body["id"] = uuid.uuid4().hex[:16]
+    payload: dict[str, Any] = {"error": body}
+    if missing is not None:
+        payload["missing"] = missing
+    headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
+    if exc.http_status >= 500:
+        log.error("error %s: %s", body["id"], exc.message)
+    return JSONResponse(payload, status_code=exc.http_status, headers=headers)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, or a 400 that says why not."""
+    raw = await request.body()
+    if not raw:
+        raise errors.BadRequest("a JSON body is required", field="body")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise errors.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None

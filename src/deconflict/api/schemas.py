@@ -1,0 +1,187 @@
+"""JSON Schemas of request and response bodies, for the OpenAPI document.
+
+Bodies are parsed by the core's own parsers, which name the exact field of any
+error; these schemas describe the same shapes for clients and for schema-driven
+testing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["body", "json_response"]
+
+
+POSITION: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 3,
+}
+RING: dict[str, Any] = {"type": "array", "items": POSITION, "minItems": 4}
+POLYGON: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Polygon"]},
+        "coordinates": {"type": "array", "items": RING, "minItems": 1},
+    },
+}
+MULTIPOLYGON: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["MultiPolygon"]},
+        "coordinates": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "array", "items": RING, "minItems": 1},
+        },
+    },
+}
+CIRCLE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "center", "radius_m"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Circle"]},
+        "center": POSITION,
+        "radius_m": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+ALTITUDE: dict[str, Any] = {
+    "type": "object",
+    "required": ["lower", "upper", "reference"],
+    "properties": {
+        "lower": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["SFC"]}]},
+        "upper": {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["UNL"]}]},
+        "reference": {"type": "string", "enum": ["W84", "AMSL", "FL", "AGL"]},
+        "units": {"type": "string", "enum": ["m", "ft"]},
+    },
+}
+TIME: dict[str, Any] = {
+    "type": "object",
+    "required": ["start"],
+    "properties": {
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+VOLUME: dict[str, Any] = {
+    "type": "object",
+    "required": ["footprint", "altitude", "time"],
+    "properties": {
+        "footprint": {"oneOf": [POLYGON, MULTIPOLYGON, CIRCLE]},
+        "altitude": ALTITUDE,
+        "time": TIME,
+    },
+}
+ROUTE: dict[str, Any] = {
+    "type": "object",
+    "required": ["coordinates", "waypoint_times", "corridor_half_width_m", "altitude"],
+    "properties": {
+        "coordinates": {"type": "array", "items": POSITION, "minItems": 2},
+        "waypoint_times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+        "corridor_half_width_m": {"type": "number", "exclusiveMinimum": 0},
+        "altitude": ALTITUDE,
+    },
+}
+_STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+NOTICE_FIELDS: dict[str, Any] = {
+    "kind": {"type": "string", "enum": ["operation", "protected", "movement"]},
+    "volumes": {"type": "array", "items": VOLUME, "minItems": 1},
+    "route": ROUTE,
+    "audience": {
+        "type": "object",
+        "properties": {"parties": _STRINGS, "channels": _STRINGS},
+    },
+    "category": {"type": "string"},
+    "priority": {"type": "string", "enum": ["emergency", "humanitarian", "normal"]},
+    "state": {"type": "string", "enum": ["planned", "active", "ended", "cancelled"]},
+    "aircraft": _STRINGS,
+    "contact": {"type": "string", "maxLength": 500},
+    "disclose_contact": {"type": "boolean"},
+    "aware_of": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["id", "version"],
+            "properties": {"id": {"type": "string"}, "version": {"type": "integer"}},
+        },
+    },
+    "strict": {"type": "boolean"},
+}
+NOTICE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["kind"],
+    "properties": NOTICE_FIELDS,
+}
+UPDATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["kind", "version"],
+    "properties": {**NOTICE_FIELDS, "version": {"type": "integer", "minimum": 1}},
+}
+PARTY_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "role": {"type": "string", "enum": ["member", "admin", "auditor"]},
+        "contact": {"type": "string", "maxLength": 500},
+    },
+}
+CHANNEL_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "members": {"type": "array", "items": {"type": "string"}},
+    },
+}
+MEMBER_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["party"],
+    "properties": {"party": {"type": "string"}},
+}
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "id"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "id": {"type": "string"},
+            },
+        },
+        "missing": {"type": "array", "items": {"type": "object"}},
+    },
+}
+OBJECT: dict[str, Any] = {"type": "object"}
+LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
+
+
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a required JSON request body."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def json_response(
+    status: int, description: str, schema: dict[str, Any], *errors_: int
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` for a route: its success shape and its error statuses."""
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"description": description, "content": {"application/json": {"schema": schema}}}
+    }
+    for code in (400, 401, 413, 422, 429, *errors_):
+        out[code] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
+    return out

@@ -1,0 +1,140 @@
+"""One ``Settings`` object: defaults, then a TOML file, then environment, then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from deconflict import errors
+from deconflict.altitude import DatumMargins
+from deconflict.conflicts import SeparationPolicy
+from deconflict.geometry import GeometryLimits
+from deconflict.model import Buffers
+
+__all__ = ["SETTING_NAMES", "Settings", "load_settings", "with_db"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the service. Each field is documented in docs/configuration.md."""
+
+    db: str = "deconflict.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    limits: GeometryLimits = field(default_factory=GeometryLimits)
+    policy: SeparationPolicy = field(default_factory=SeparationPolicy)
+    #: Operations may not end further ahead than this (protected notices are exempt).
+    max_horizon_days: float = 400.0
+    #: Largest accepted request body.
+    max_body_bytes: int = 5_000_000
+    #: Point identifications per party per minute.
+    identify_per_minute: int = 60
+    #: Largest tolerance an identification may ask for.
+    max_identify_tolerance_m: float = 10_000.0
+
+
+_ENV = "DECONFLICT_"
+
+
+def _flat(settings: Settings) -> dict[str, Any]:
+    p = settings.policy
+    return {
+        "db": settings.db,
+        "host": settings.host,
+        "port": settings.port,
+        "max_vertices": settings.limits.max_vertices,
+        "max_area_km2": settings.limits.max_area_km2,
+        "max_movement_slices": settings.limits.max_movement_slices,
+        "max_horizon_days": settings.max_horizon_days,
+        "max_body_bytes": settings.max_body_bytes,
+        "identify_per_minute": settings.identify_per_minute,
+        "max_identify_tolerance_m": settings.max_identify_tolerance_m,
+        "airspace_lateral_m": p.airspace.lateral_m,
+        "airspace_vertical_m": p.airspace.vertical_m,
+        "airspace_time_s": p.airspace.time_s,
+        "protection_lateral_m": p.protection.lateral_m,
+        "protection_vertical_m": p.protection.vertical_m,
+        "protection_time_s": p.protection.time_s,
+        "geoid_margin_m": p.datum.geoid_m,
+        "pressure_margin_m": p.datum.pressure_m,
+        "terrain_min_m": p.datum.terrain_min_m,
+        "terrain_max_m": p.datum.terrain_max_m,
+    }
+
+
+#: Every setting name, as accepted in the file (``[deconflict]`` table) and as
+#: ``DECONFLICT_<NAME>`` in the environment.
+SETTING_NAMES = tuple(_flat(Settings()))
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    v = values
+    return Settings(
+        db=str(v["db"]),
+        host=str(v["host"]),
+        port=int(v["port"]),
+        limits=GeometryLimits(
+            max_vertices=int(v["max_vertices"]),
+            max_area_km2=float(v["max_area_km2"]),
+            max_movement_slices=int(v["max_movement_slices"]),
+        ),
+        policy=SeparationPolicy(
+            airspace=Buffers(
+                float(v["airspace_lateral_m"]),
+                float(v["airspace_vertical_m"]),
+                float(v["airspace_time_s"]),
+            ),
+            protection=Buffers(
+                float(v["protection_lateral_m"]),
+                float(v["protection_vertical_m"]),
+                float(v["protection_time_s"]),
+            ),
+            datum=DatumMargins(
+                float(v["geoid_margin_m"]),
+                float(v["pressure_margin_m"]),
+                float(v["terrain_min_m"]),
+                float(v["terrain_max_m"]),
+            ),
+        ),
+        max_horizon_days=float(v["max_horizon_days"]),
+        max_body_bytes=int(v["max_body_bytes"]),
+        identify_per_minute=int(v["identify_per_minute"]),
+        max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
+    )
+
+
+def load_settings(
+    file: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+    **flags: Any,
+) -> Settings:
+    """Defaults, overridden by the file, then ``DECONFLICT_*`` variables, then flags."""
+    values = _flat(Settings())
+    environ = dict(os.environ) if environ is None else environ
+    path = file or environ.get(f"{_ENV}CONFIG")
+    if path:
+        try:
+            table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("deconflict", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise errors.InvalidValue(f"cannot read settings file: {exc}", field="config") from None
+        for key, value in table.items():
+            if key not in values:
+                raise errors.InvalidValue(f"unknown setting {key!r}", field=f"config.{key}")
+            values[key] = value
+    for key in values:
+        if f"{_ENV}{key.upper()}" in environ:
+            values[key] = environ[f"{_ENV}{key.upper()}"]
+    for key, value in flags.items():
+        if value is not None:
+            values[key] = value
+    try:
+        return _build(values)
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidValue(f"bad setting: {exc}", field="config") from None
+
+
+def with_db(settings: Settings, db: str) -> Settings:
+    return replace(settings, db=db)

@@ -1,0 +1,74 @@
+"""The demo scenario: parties, a channel and notices, seeded into a fresh store.
+
+The scenario is data (``data/demo.json``); times in it are hours from the
+moment the demo starts, so the notices are always current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from deconflict.disclosure import Viewer
+from deconflict.interchange import format_instant
+from deconflict.model import Role
+from deconflict.service import Service
+
+__all__ = ["DemoParty", "load_scenario", "seed"]
+
+
+@dataclass(frozen=True)
+class DemoParty:
+    id: str
+    name: str
+    role: str
+    token: str
+
+
+def load_scenario() -> dict[str, Any]:
+    text = (resources.files("deconflict") / "data" / "demo.json").read_text(encoding="utf-8")
+    scenario: dict[str, Any] = json.loads(text)
+    return scenario
+
+
+def _at(start: dt.datetime, hours: Any) -> Any:
+    if isinstance(hours, int | float) and not isinstance(hours, bool):
+        return format_instant(start + dt.timedelta(hours=hours))
+    return hours
+
+
+def _timed(body: dict[str, Any], start: dt.datetime) -> dict[str, Any]:
+    """The body with every relative time (hours) made absolute."""
+    body = json.loads(json.dumps(body))
+    for volume in body.get("volumes", []):
+        window = volume["time"]
+        window["start"] = _at(start, window["start"])
+        if "end" in window:
+            window["end"] = _at(start, window["end"])
+    route = body.get("route")
+    if route:
+        route["waypoint_times"] = [_at(start, t) for t in route["waypoint_times"]]
+    return body
+
+
+def seed(service: Service, scenario: dict[str, Any]) -> tuple[list[DemoParty], dict[str, str]]:
+    """Create the scenario's parties, channels and notices; return tokens and notice ids."""
+    parties = []
+    for p in scenario["parties"]:
+        record, token = service.accounts.add_party(
+            None, p["id"], p["name"], p.get("role", "member"), p.get("contact")
+        )
+        parties.append(DemoParty(record["id"], record["name"], record["role"], token))
+    for c in scenario.get("channels", []):
+        service.accounts.add_channel(None, c["id"], c["name"], c["members"])
+    start = service.clock.now().replace(minute=0, second=0, microsecond=0)
+    ids = {}
+    for n in scenario["notices"]:
+        viewer = service.accounts.authenticate(next(p.token for p in parties if p.id == n["party"]))
+        viewer = Viewer(viewer.party, Role(viewer.role), viewer.channels)
+        _, answer = service.submit(viewer, _timed(n["body"], start))
+        ids[n["label"]] = answer["notice"]["id"]
+    return parties, ids
