@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict import __version__, errors
-from deconflict.api import routes_accounts, routes_notices
+from deconflict.api import routes_accounts, routes_notices, schemas
 from deconflict.api.rendering import error_response
 from deconflict.service import Service
 
@@ -110,6 +111,21 @@ def create_app(service: Service) -> FastAPI:
             pass
         return {"status": "ok", "version": __version__}
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                schemas.COMPONENTS
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(routes_notices.router)
     app.include_router(routes_accounts.router)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["body", "json_response"]
+__all__ = ["COMPONENTS", "body", "json_response"]
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 POSITION: dict[str, Any] = {
@@ -18,13 +22,13 @@ POSITION: dict[str, Any] = {
     "minItems": 2,
     "maxItems": 3,
 }
-RING: dict[str, Any] = {"type": "array", "items": POSITION, "minItems": 4}
+RING: dict[str, Any] = {"type": "array", "items": _ref("Position"), "minItems": 4}
 POLYGON: dict[str, Any] = {
     "type": "object",
     "required": ["type", "coordinates"],
     "properties": {
         "type": {"type": "string", "enum": ["Polygon"]},
-        "coordinates": {"type": "array", "items": RING, "minItems": 1},
+        "coordinates": {"type": "array", "items": _ref("Ring"), "minItems": 1},
     },
 }
 MULTIPOLYGON: dict[str, Any] = {
@@ -35,7 +39,7 @@ MULTIPOLYGON: dict[str, Any] = {
         "coordinates": {
             "type": "array",
             "minItems": 1,
-            "items": {"type": "array", "items": RING, "minItems": 1},
+            "items": {"type": "array", "items": _ref("Ring"), "minItems": 1},
         },
     },
 }
@@ -44,7 +48,7 @@ CIRCLE: dict[str, Any] = {
     "required": ["type", "center", "radius_m"],
     "properties": {
         "type": {"type": "string", "enum": ["Circle"]},
-        "center": POSITION,
+        "center": _ref("Position"),
         "radius_m": {"type": "number", "exclusiveMinimum": 0},
     },
 }
@@ -70,26 +74,26 @@ VOLUME: dict[str, Any] = {
     "type": "object",
     "required": ["footprint", "altitude", "time"],
     "properties": {
-        "footprint": {"oneOf": [POLYGON, MULTIPOLYGON, CIRCLE]},
-        "altitude": ALTITUDE,
-        "time": TIME,
+        "footprint": {"oneOf": [_ref("Polygon"), _ref("MultiPolygon"), _ref("Circle")]},
+        "altitude": _ref("Altitude"),
+        "time": _ref("TimeWindow"),
     },
 }
 ROUTE: dict[str, Any] = {
     "type": "object",
     "required": ["coordinates", "waypoint_times", "corridor_half_width_m", "altitude"],
     "properties": {
-        "coordinates": {"type": "array", "items": POSITION, "minItems": 2},
+        "coordinates": {"type": "array", "items": _ref("Position"), "minItems": 2},
         "waypoint_times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
         "corridor_half_width_m": {"type": "number", "exclusiveMinimum": 0},
-        "altitude": ALTITUDE,
+        "altitude": _ref("Altitude"),
     },
 }
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 NOTICE_FIELDS: dict[str, Any] = {
     "kind": {"type": "string", "enum": ["operation", "protected", "movement"]},
-    "volumes": {"type": "array", "items": VOLUME, "minItems": 1},
-    "route": ROUTE,
+    "volumes": {"type": "array", "items": _ref("Volume"), "minItems": 1},
+    "route": _ref("Route"),
     "audience": {
         "type": "object",
         "properties": {"parties": _STRINGS, "channels": _STRINGS},
@@ -165,12 +169,38 @@ OBJECT: dict[str, Any] = {"type": "object"}
 LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
 
+#: Shared shapes, published under ``components/schemas`` and referenced by name.
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "Position": POSITION,
+    "Ring": RING,
+    "Polygon": POLYGON,
+    "MultiPolygon": MULTIPOLYGON,
+    "Circle": CIRCLE,
+    "Altitude": ALTITUDE,
+    "TimeWindow": TIME,
+    "Volume": VOLUME,
+    "Route": ROUTE,
+    "NoticeBody": NOTICE_BODY,
+    "NoticeUpdate": UPDATE_BODY,
+    "PartyBody": PARTY_BODY,
+    "ChannelBody": CHANNEL_BODY,
+    "MemberBody": MEMBER_BODY,
+    "Error": ERROR,
+}
+_NAMES = {id(schema): name for name, schema in COMPONENTS.items()}
+
+
+def _named(schema: dict[str, Any]) -> dict[str, Any]:
+    name = _NAMES.get(id(schema))
+    return _ref(name) if name else schema
+
+
 def body(schema: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` declaring a required JSON request body."""
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": {"schema": _named(schema)}},
         }
     }
 
@@ -183,5 +213,8 @@ def json_response(
         status: {"description": description, "content": {"application/json": {"schema": schema}}}
     }
     for code in (400, 401, 413, 422, 429, *errors_):
-        out[code] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
+        out[code] = {
+            "description": "error",
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
     return out

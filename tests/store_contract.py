@@ -1,0 +1,205 @@
+"""The store contract: every backend must pass these tests.
+
+A backend's test module subclasses :class:`StoreContract` and provides a
+``store`` fixture (and ``reopen`` to open the same data again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+
+import pytest
+
+from deconflict.geometry import BBox
+from deconflict.model import Channel, Party, Role
+from deconflict.store import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, Store
+
+T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+
+
+def _party(tx: object, pid: str) -> None:
+    tx.parties.add(Party(pid, pid.upper(), Role.MEMBER), pid.encode() * 4, T0)  # type: ignore[attr-defined]
+
+
+def _notice(nid: str, party: str = "a", version: int = 1, state: str = "planned") -> NoticeRecord:
+    return NoticeRecord(
+        nid,
+        party,
+        "operation",
+        version,
+        state,
+        {"kind": "operation", "v": version},
+        T0,
+        T0 + dt.timedelta(minutes=version),
+    )
+
+
+def _extent(
+    w: float,
+    s: float,
+    e: float,
+    n: float,
+    start: dt.datetime = T0,
+    end: dt.datetime | None = T0 + HOUR,
+    lo: float = 0.0,
+    hi: float = 1000.0,
+) -> Extent:
+    return Extent(BBox(w, s, e, n), lo, hi, start, end)
+
+
+class StoreContract:
+    store: Store
+
+    def test_parties_round_trip_and_token_lookup(self, store: Store) -> None:
+        with store.write() as tx:
+            tx.parties.add(Party("a", "Alpha", Role.ADMIN, "desk"), b"h" * 32, T0)
+        with store.read() as tx:
+            record = tx.parties.by_token_hash(b"h" * 32)
+            assert record is not None and record.party == Party("a", "Alpha", Role.ADMIN, "desk")
+            assert tx.parties.by_token_hash(b"x" * 32) is None
+            assert [r.party.id for r in tx.parties.all()] == ["a"]
+
+    def test_failed_write_transaction_leaves_nothing(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.write() as tx:
+            _party(tx, "a")
+            raise RuntimeError("boom")
+        with store.read() as tx:
+            assert tx.parties.get("a") is None
+
+    def test_channel_membership_changes(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            _party(tx, "b")
+            tx.channels.add(Channel("c", "Coalition"), T0)
+            assert tx.channels.join("c", "a", T0, "admin") is True
+            assert tx.channels.join("c", "a", T0, "admin") is False  # already a member
+            assert tx.channels.join("c", "b", T0, "admin") is True
+            assert tx.channels.leave("c", "b", T0, "admin") is True
+        with store.read() as tx:
+            channel = tx.channels.get("c")
+            assert channel is not None and channel.members == frozenset({"a"})
+            assert tx.channels.of_party("a") == frozenset({"c"})
+            assert tx.channels.of_party("b") == frozenset()
+
+    def test_notice_versions_are_kept(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
+            tx.notices.put(_notice("n1", version=2, state="active"), [_extent(0, 0, 1, 1)])
+        with store.read() as tx:
+            current = tx.notices.get("n1")
+            assert current is not None and (current.version, current.state) == (2, "active")
+            assert [r.version for r in tx.notices.history("n1")] == [1, 2]
+            assert [r.doc["v"] for r in tx.notices.history("n1")] == [1, 2]
+            assert [r.id for r in tx.notices.of_party("a")] == ["n1"]
+
+    def test_candidates_meet_the_query_in_all_four_dimensions(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_extent(10, 10, 11, 11)])
+        hit = _extent(10.5, 10.5, 12, 12)
+        with store.read() as tx:
+            assert [r.id for r in tx.notices.candidates([hit])] == ["n1"]
+            far = _extent(20, 20, 21, 21)
+            assert tx.notices.candidates([far]) == []
+            later = _extent(10.5, 10.5, 12, 12, start=T0 + 3 * HOUR, end=T0 + 4 * HOUR)
+            assert tx.notices.candidates([later]) == []
+            above = _extent(10.5, 10.5, 12, 12, lo=5000, hi=6000)
+            assert tx.notices.candidates([above]) == []
+
+    def test_candidates_are_conservative_at_the_edges(self, store: Store) -> None:
+        """Touching boxes and adjacent minutes are returned; the exact test decides."""
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_extent(10, 10, 11, 11)])
+        with store.read() as tx:
+            touching = _extent(11, 11, 12, 12)
+            assert [r.id for r in tx.notices.candidates([touching])] == ["n1"]
+            adjacent = _extent(10, 10, 11, 11, start=T0 + HOUR, end=T0 + 2 * HOUR)
+            assert [r.id for r in tx.notices.candidates([adjacent])] == ["n1"]
+            seconds_later = _extent(
+                10, 10, 11, 11, start=T0 + HOUR + dt.timedelta(seconds=59), end=T0 + 2 * HOUR
+            )
+            assert [r.id for r in tx.notices.candidates([seconds_later])] == ["n1"]
+
+    def test_candidates_across_the_antimeridian_and_open_ends(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            wrap = Extent(BBox(179.5, -1, -179.5, 1), -math.inf, math.inf, T0, None)
+            tx.notices.put(_notice("n1"), [wrap])
+        with store.read() as tx:
+            east = _extent(
+                -179.9,
+                0,
+                -179.8,
+                0.5,
+                start=T0 + 1000 * HOUR,
+                end=T0 + 1001 * HOUR,
+                lo=30_000,
+                hi=40_000,
+            )
+            west = _extent(179.8, 0, 179.9, 0.5)
+            assert [r.id for r in tx.notices.candidates([east])] == ["n1"]
+            assert [r.id for r in tx.notices.candidates([west])] == ["n1"]
+
+    def test_a_notice_put_without_extents_leaves_the_index(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
+            tx.notices.put(_notice("n1", version=2, state="cancelled"), [])
+        with store.read() as tx:
+            assert tx.notices.candidates([_extent(0, 0, 1, 1)]) == []
+            current = tx.notices.get("n1")
+            assert current is not None and current.state == "cancelled"
+
+    def test_conflicts_by_notice_party_and_status(self, store: Store) -> None:
+        record = ConflictRecord("n1", "a", 1, "n2", "b", 3, "airspace", "open", ((0, 1),), T0, T0)
+        with store.write() as tx:
+            tx.conflicts.put(record)
+            tx.conflicts.put(
+                ConflictRecord(
+                    "n1", "a", 1, "n3", "c", 1, "protection", "resolved", ((0, 0),), T0, T0
+                )
+            )
+        with store.read() as tx:
+            assert tx.conflicts.get("n1", "n2") == record
+            assert [c.b for c in tx.conflicts.involving("n1")] == ["n2"]
+            assert {c.b for c in tx.conflicts.involving("n1", status=None)} == {"n2", "n3"}
+            assert [c.b for c in tx.conflicts.of_party("b")] == ["n2"]
+            assert [c.b for c in tx.conflicts.of_party("c", status="resolved")] == ["n3"]
+            assert tx.conflicts.of_party("c") == []
+
+    def test_disclosures_are_appended_and_filtered(self, store: Store) -> None:
+        items = [
+            DisclosureRecord(T0, "b", "a", "n1", 1, "conflict", "minimal", {"id": "n1"}),
+            DisclosureRecord(T0, "c", "a", "n1", 1, "identify", "identify", {"party": "a"}),
+        ]
+        with store.write() as tx:
+            tx.disclosures.record(items)
+        with store.read() as tx:
+            assert tx.disclosures.query() == items
+            assert tx.disclosures.query(recipient="c") == items[1:]
+            assert tx.disclosures.query(notice_id="n2") == []
+
+    def test_idempotency_answers_are_kept(self, store: Store) -> None:
+        with store.write() as tx:
+            tx.idempotency.put("a", "k1", 201, {"notice": {"id": "n1"}}, T0)
+        with store.read() as tx:
+            assert tx.idempotency.get("a", "k1") == (201, {"notice": {"id": "n1"}})
+            assert tx.idempotency.get("b", "k1") is None
+
+    def test_committed_writes_survive_reopening(
+        self, store: Store, reopen: Callable[[], Store]
+    ) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
+        store.close()
+        again = reopen()
+        with again.read() as tx:
+            assert tx.notices.get("n1") is not None
+            assert [r.id for r in tx.notices.candidates([_extent(0, 0, 1, 1)])] == ["n1"]
+        again.close()
