@@ -134,6 +134,14 @@ def _demo(args: argparse.Namespace) -> int:
     print("  Tokens (send as 'Authorization: Bearer <token>'):")
     for p in parties:
         print(f"    {p.id:<15} {p.role:<8} {p.token}")
+    env = Path(db).parent / "tokens.env"
+    env.write_text(
+        "".join(f"export {p.id.upper().replace('-', '_')}={p.token}\n" for p in parties)
+        + f"export DECONFLICT={base}\n",
+        encoding="utf-8",
+    )
+    env.chmod(0o600)
+    print(f"  The same tokens as shell variables: source {env}")
     print("Press Ctrl+C to stop.", flush=True)
     _serve_app(service, settings.host, settings.port)
     return 0

@@ -54,6 +54,8 @@ __all__ = ["Service"]
 
 _CACHE_SIZE = 200_000
 _WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
+#: What each kind of disclosure shows someone outside the audience.
+_LEVELS = {"conflict": "minimal", "check": "existence", "identify": "owner", "metadata": "metadata"}
 
 
 @dataclass
@@ -142,7 +144,7 @@ class Service:
     def _disclosure(
         self, viewer: Viewer, notice: Notice, reason: str, view: dict[str, Any]
     ) -> DisclosureRecord:
-        level = "full" if sees_in_full(viewer, notice) else reason
+        level = "full" if sees_in_full(viewer, notice) else _LEVELS.get(reason, reason)
         return DisclosureRecord(
             at=self.clock.now(),
             recipient=viewer.party,
@@ -225,7 +227,7 @@ class Service:
         viewer: Viewer,
         notice: Notice,
         awareness: Awareness,
-        created_at: dt.datetime,
+        created_at: dt.datetime | None,
         status: int,
     ) -> _Outcome:
         found, others = self._detect(tx, notice) if notice.in_force else ([], {})
@@ -246,6 +248,7 @@ class Service:
             )
             return _Outcome(409, {"error": error.to_dict(), "missing": missing}, error)
         now = self.clock.now()
+        created = created_at or now
         record = NoticeRecord(
             notice.id,
             notice.party,
@@ -253,14 +256,14 @@ class Service:
             notice.version,
             notice.state.value,
             notice_to_doc(notice),
-            created_at,
+            created,
             now,
         )
         tx.notices.put(record, self._extents(notice) if notice.in_force else [])
         self._save_conflicts(tx, notice, found, others)
         tx.disclosures.record(disclosures)
         body = {
-            "notice": full_view(notice, created_at, now),
+            "notice": full_view(notice, created, now),
             "conflicts": views,
         }
         return _Outcome(status, body)
@@ -301,7 +304,7 @@ class Service:
 
         def work(tx: Transaction) -> _Outcome:
             self._check_limits(tx, notice)
-            return self._admit(tx, viewer, notice, awareness, self.clock.now(), 201)
+            return self._admit(tx, viewer, notice, awareness, None, 201)
 
         return self._idempotent(viewer, idempotency_key, work)
 
