@@ -186,9 +186,9 @@ class StoreContract:
 
     def test_idempotency_answers_are_kept(self, store: Store) -> None:
         with store.write() as tx:
-            tx.idempotency.put("a", "k1", 201, {"notice": {"id": "n1"}}, T0)
+            tx.idempotency.put("a", "k1", "f1", 201, {"notice": {"id": "n1"}}, T0)
         with store.read() as tx:
-            assert tx.idempotency.get("a", "k1") == (201, {"notice": {"id": "n1"}})
+            assert tx.idempotency.get("a", "k1") == ("f1", 201, {"notice": {"id": "n1"}})
             assert tx.idempotency.get("b", "k1") is None
 
     def test_committed_writes_survive_reopening(

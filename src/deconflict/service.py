@@ -9,6 +9,8 @@ together, or nothing is.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import secrets
 from collections import OrderedDict
@@ -268,20 +270,35 @@ class Service:
         }
         return _Outcome(status, body)
 
-    def _idempotent(self, viewer: Viewer, key: str | None, work: Any) -> tuple[int, dict[str, Any]]:
+    def _idempotent(
+        self, viewer: Viewer, key: str | None, request: tuple[Any, ...], work: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """Run ``work`` once per key: a retry of the same request replays the first answer.
+
+        A key reused for a different request is refused, so a 2xx always means the
+        request it answers was applied.
+        """
         if key is not None and (not key or len(key) > 200):
             raise errors.InvalidValue(
                 "Idempotency-Key is 1–200 characters", field="Idempotency-Key"
             )
+        fingerprint = hashlib.sha256(
+            json.dumps(request, sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()
         with self.store.write() as tx:
             if key is not None:
                 replay = tx.idempotency.get(viewer.party, key)
                 if replay is not None:
-                    return replay
+                    if replay[0] != fingerprint:
+                        raise errors.InvalidValue(
+                            "this Idempotency-Key was used for a different request",
+                            field="Idempotency-Key",
+                        )
+                    return replay[1], replay[2]
             outcome: _Outcome = work(tx)
             if key is not None and outcome.error is None:
                 tx.idempotency.put(
-                    viewer.party, key, outcome.status, outcome.body, self.clock.now()
+                    viewer.party, key, fingerprint, outcome.status, outcome.body, self.clock.now()
                 )
         if outcome.error is not None:
             outcome.error.extra["missing"] = outcome.body["missing"]
@@ -306,7 +323,7 @@ class Service:
             self._check_limits(tx, notice)
             return self._admit(tx, viewer, notice, awareness, None, 201)
 
-        return self._idempotent(viewer, idempotency_key, work)
+        return self._idempotent(viewer, idempotency_key, ("submit", body), work)
 
     def _owned(self, tx: Transaction, viewer: Viewer, notice_id: str, version: Any) -> NoticeRecord:
         record = tx.notices.get(notice_id)
@@ -351,7 +368,7 @@ class Service:
             self._check_limits(tx, notice)
             return self._admit(tx, viewer, notice, awareness, record.created_at, 200)
 
-        return self._idempotent(viewer, idempotency_key, work)
+        return self._idempotent(viewer, idempotency_key, ("update", notice_id, body), work)
 
     def cancel(
         self, viewer: Viewer, notice_id: str, version: Any, idempotency_key: str | None = None
@@ -366,7 +383,7 @@ class Service:
             )
             return self._admit(tx, viewer, notice, Awareness({}, False), record.created_at, 200)
 
-        return self._idempotent(viewer, idempotency_key, work)
+        return self._idempotent(viewer, idempotency_key, ("cancel", notice_id, version), work)
 
     # --- reads --------------------------------------------------------------------------
 

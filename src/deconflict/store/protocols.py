@@ -78,9 +78,18 @@ class DisclosureRepo(Protocol):
 
 
 class IdempotencyRepo(Protocol):
-    def get(self, party_id: str, key: str) -> tuple[int, dict[str, Any]] | None: ...
+    def get(self, party_id: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
+        """``(request fingerprint, status, body)`` of the first answer under this key."""
+        ...
+
     def put(
-        self, party_id: str, key: str, status: int, body: dict[str, Any], at: dt.datetime
+        self,
+        party_id: str,
+        key: str,
+        fingerprint: str,
+        status: int,
+        body: dict[str, Any],
+        at: dt.datetime,
     ) -> None: ...
 
 

@@ -390,18 +390,26 @@ class _Idempotency:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
 
-    def get(self, party_id: str, key: str) -> tuple[int, dict[str, Any]] | None:
+    def get(self, party_id: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
         row = self._c.execute(
-            "SELECT status, body FROM idempotency WHERE party = ? AND key = ?", (party_id, key)
+            "SELECT fingerprint, status, body FROM idempotency WHERE party = ? AND key = ?",
+            (party_id, key),
         ).fetchone()
-        return None if row is None else (int(row[0]), json.loads(row[1]))
+        return None if row is None else (str(row[0]), int(row[1]), json.loads(row[2]))
 
     def put(
-        self, party_id: str, key: str, status: int, body: dict[str, Any], at: dt.datetime
+        self,
+        party_id: str,
+        key: str,
+        fingerprint: str,
+        status: int,
+        body: dict[str, Any],
+        at: dt.datetime,
     ) -> None:
         self._c.execute(
-            "INSERT INTO idempotency (party, key, status, body, at) VALUES (?, ?, ?, ?, ?)",
-            (party_id, key, status, _dump(body), _ts(at)),
+            "INSERT INTO idempotency (party, key, fingerprint, status, body, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (party_id, key, fingerprint, status, _dump(body), _ts(at)),
         )
 
 

@@ -97,6 +97,7 @@ CREATE INDEX disclosures_notice ON disclosures (notice_id);
 CREATE TABLE idempotency (
     party       TEXT NOT NULL,
     key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
     status      INTEGER NOT NULL,
     body        TEXT NOT NULL,
     at          TEXT NOT NULL,

@@ -1,0 +1,117 @@
+"""A real ``deconflict`` process for end-to-end tests, and the CLI that prepares its store.
+
+The process is ``python -m deconflict …`` run by the interpreter that runs the
+tests, on a free loopback port. Its output goes to a log file, so that a server
+that fails to start says why in the test failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Server", "cli", "free_port"]
+
+_START_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(*args: str) -> str:
+    """Run ``deconflict ARGS`` to completion and return its stdout; fail on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "deconflict", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"deconflict {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+class Server:
+    """One ``deconflict`` command that serves HTTP: start it, then stop or kill it.
+
+    ``start`` may be called again after ``stop`` or ``kill``: the same command on
+    the same port and store, as an operator restarting the service would.
+    """
+
+    def __init__(self, args: Sequence[str], port: int, log: Path) -> None:
+        self.args = list(args)
+        self.port = port
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def serve(cls, db: Path, log: Path) -> Server:
+        """``deconflict serve`` on the SQLite file ``db``."""
+        port = free_port()
+        args = ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
+        return cls(args, port, log)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def start(self) -> None:
+        """Start the process and return once ``GET /healthz`` answers 200."""
+        if self._process is not None:
+            raise RuntimeError("the server is already running")
+        with self.log.open("ab") as out:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "deconflict", *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:
+            code = self._process.poll()
+            if code is not None:
+                self._process = None
+                raise RuntimeError(f"the server exited with {code}:\n{self.output()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"no healthy server after {_START_TIMEOUT_S:g} s:\n{self.output()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM, as an operator stops the service; SIGKILL if it lingers. Idempotent."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL (``kill -9``): no shutdown code runs. Idempotent."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.wait()
