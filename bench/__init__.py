@@ -1,0 +1,1 @@
+"""Benchmarks of deconflict: the shared workload, runners, results and plots."""
