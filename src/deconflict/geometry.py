@@ -47,6 +47,7 @@ __all__ = [
     "GeometryLimits",
     "circle",
     "corridor",
+    "finite_number",
     "footprint_from_geojson",
     "from_plane",
     "normalise_longitude",
@@ -204,22 +205,26 @@ def from_plane(xy: np.ndarray, center: Vectors) -> Vectors:
 # --- parsing -----------------------------------------------------------------------------
 
 
-def _number(value: Any, field_name: str) -> float:
+def finite_number(value: Any, field_name: str, what: str = "expected a number") -> float:
+    """A JSON number as a finite float; huge integers and inf/NaN are refused by name."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise errors.WrongType("expected a number", field=field_name)
-    number = float(value)
+        raise errors.WrongType(what, field=field_name)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
-        raise errors.NotFinite("coordinates must be finite numbers", field=field_name)
+        raise errors.NotFinite("must be a finite number", field=field_name)
     return number
 
 
 def parse_position(value: Any, field_name: str) -> tuple[float, float]:
     if not isinstance(value, list | tuple) or len(value) < 2:
         raise errors.WrongType("a position is [longitude, latitude]", field=field_name)
-    lon = _number(value[0], f"{field_name}[0]")
-    lat = _number(value[1], f"{field_name}[1]")
+    lon = finite_number(value[0], f"{field_name}[0]")
+    lat = finite_number(value[1], f"{field_name}[1]")
     for i, extra in enumerate(value[2:], start=2):
-        _number(extra, f"{field_name}[{i}]")
+        finite_number(extra, f"{field_name}[{i}]")
     if not -90.0 <= lat <= 90.0:
         raise errors.LatitudeOutOfRange(
             f"latitude {lat} is outside [-90, 90]", field=f"{field_name}[1]"
@@ -283,7 +288,7 @@ def footprint_from_geojson(
         if "radius_m" not in obj:
             raise errors.MissingField("a Circle needs radius_m", field=f"{field_name}.radius_m")
         lon, lat = parse_position(obj["center"], f"{field_name}.center")
-        radius = _number(obj["radius_m"], f"{field_name}.radius_m")
+        radius = finite_number(obj["radius_m"], f"{field_name}.radius_m")
         return circle(lon, lat, radius, limits, field_name)
     if kind not in ("Polygon", "MultiPolygon"):
         raise errors.UnsupportedGeometry(

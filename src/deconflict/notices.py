@@ -85,8 +85,10 @@ def _enum(obj: dict[str, Any], key: str, enum: Any, default: Any) -> Any:
 
 
 def _route(value: Any, limits: GeometryLimits) -> Route:
-    if not isinstance(value, dict):
+    if value is None:
         raise errors.MissingField("a movement needs a route", field="route")
+    if not isinstance(value, dict):
+        raise errors.WrongType("a route is an object", field="route")
     altitude = parse_altitude(require(value, "altitude", "route"), "route.altitude")
     try:
         return parse_route(
@@ -118,7 +120,9 @@ def parse_notice(
         volumes = slices(route)
     else:
         raw = body.get("volumes")
-        if not isinstance(raw, list) or not raw:
+        if raw is not None and not isinstance(raw, list):
+            raise errors.WrongType("volumes is a list of volumes", field="volumes")
+        if not raw:
             raise errors.MissingField("at least one volume is required", field="volumes")
         if len(raw) > limits.max_movement_slices:
             raise errors.InvalidValue("too many volumes", field="volumes")

@@ -33,7 +33,7 @@ from deconflict.disclosure import (
     minimal_view,
     sees_in_full,
 )
-from deconflict.geometry import BBox, circle
+from deconflict.geometry import BBox, GeometryLimits, circle
 from deconflict.interchange import conflict_to_json, format_instant
 from deconflict.model import (
     AltitudeBand,
@@ -56,6 +56,13 @@ __all__ = ["Service"]
 
 _CACHE_SIZE = 200_000
 _WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
+#: Stored notices were valid when written; limits tightened since must not hide them.
+_STORED = GeometryLimits(
+    max_vertices=10**9,
+    max_area_km2=1e12,
+    max_movement_slices=10**9,
+    max_corridor_half_width_m=1e9,
+)
 #: What each kind of disclosure shows someone outside the audience.
 _LEVELS = {"conflict": "minimal", "check": "existence", "identify": "owner", "metadata": "metadata"}
 
@@ -89,7 +96,7 @@ class Service:
                 notice_id=record.id,
                 party=record.party,
                 version=record.version,
-                limits=self.settings.limits,
+                limits=_STORED,
             )
             self._cache[key] = notice
             if len(self._cache) > _CACHE_SIZE:
@@ -296,6 +303,8 @@ class Service:
                         )
                     return replay[1], replay[2]
             outcome: _Outcome = work(tx)
+            # Render before committing: an answer that cannot be sent must not be applied.
+            json.dumps(outcome.body, allow_nan=False)
             if key is not None and outcome.error is None:
                 tx.idempotency.put(
                     viewer.party, key, fingerprint, outcome.status, outcome.body, self.clock.now()
@@ -333,8 +342,10 @@ class Service:
             if sees_in_full(viewer, self._load(record)):
                 raise errors.Forbidden("only the owner may change a notice")
             raise errors.NotFound(f"no notice {notice_id!r}")
-        if isinstance(version, bool) or not isinstance(version, int):
+        if version is None:
             raise errors.MissingField("the current version is required", field="version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise errors.WrongType("version is an integer", field="version")
         if version != record.version:
             raise errors.StaleVersion(
                 f"version {version} is stale; the current version is {record.version}",

@@ -7,12 +7,11 @@ large document.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from . import errors
 from .altitude import FEET
-from .geometry import GeometryLimits, footprint_from_geojson, parse_position
+from .geometry import GeometryLimits, finite_number, footprint_from_geojson, parse_position
 from .model import AltitudeBand, AltitudeReference, Route, TimeWindow, Volume
 from .movement import check_route
 
@@ -38,6 +37,11 @@ def _object(value: Any, field_name: str) -> dict[str, Any]:
     return value
 
 
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+_TOO_EARLY = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
 def parse_instant(value: Any, field_name: str) -> dt.datetime:
     """An RFC 3339 instant with an explicit offset, returned in UTC."""
     if not isinstance(value, str):
@@ -50,7 +54,13 @@ def parse_instant(value: Any, field_name: str) -> dt.datetime:
         raise errors.InvalidValue(
             "a time needs a UTC offset (for example 2026-05-01T10:00:00Z)", field=field_name
         )
-    return instant.astimezone(dt.UTC)
+    try:
+        instant = instant.astimezone(dt.UTC)
+    except OverflowError:
+        instant = _TOO_EARLY
+    if not _EARLIEST <= instant <= _LATEST:
+        raise errors.InvalidValue("times must lie between 1970 and 9000", field=field_name)
+    return instant
 
 
 def parse_time_window(value: Any, field_name: str, *, open_end: bool = False) -> TimeWindow:
@@ -69,14 +79,20 @@ def parse_time_window(value: Any, field_name: str, *, open_end: bool = False) ->
     return TimeWindow(start, end)
 
 
+#: Altitudes beyond these (metres) are refused: below the deepest mine, above the mesosphere.
+_ALTITUDE_RANGE = (-12_000.0, 1_000_000.0)
+
+
 def _limit(value: Any, special: str, scale: float, field_name: str) -> float | None:
     if value == special:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise errors.WrongType(f"expected a number or {special!r}", field=field_name)
-    if not math.isfinite(value):
-        raise errors.NotFinite("altitude must be a finite number", field=field_name)
-    return float(value) * scale
+    metres = finite_number(value, field_name, f"expected a number or {special!r}") * scale
+    if not _ALTITUDE_RANGE[0] <= metres <= _ALTITUDE_RANGE[1]:
+        raise errors.InvalidValue(
+            f"altitude must lie within {_ALTITUDE_RANGE[0]:g} m and {_ALTITUDE_RANGE[1]:g} m",
+            field=field_name,
+        )
+    return metres
 
 
 def parse_altitude(value: Any, field_name: str) -> AltitudeBand:
@@ -101,7 +117,9 @@ def parse_altitude(value: Any, field_name: str) -> AltitudeBand:
         raise errors.InvalidValue("units must be 'm' or 'ft'", field=f"{field_name}.units")
     lower = _limit(require(obj, "lower", field_name), "SFC", scale, f"{field_name}.lower")
     upper = _limit(require(obj, "upper", field_name), "UNL", scale, f"{field_name}.upper")
-    if lower is not None and upper is not None and lower > upper:
+    floor = 0.0 if reference is AltitudeReference.AGL else None
+    effective_lower = lower if lower is not None else floor
+    if effective_lower is not None and upper is not None and effective_lower > upper:
         raise errors.AltitudeInverted("lower must not be above upper", field=f"{field_name}.lower")
     return AltitudeBand(lower, upper, reference, units)
 
@@ -138,7 +156,7 @@ def parse_route(
         for i, position in enumerate(coordinates)
     ]
     if not isinstance(times, list):
-        raise errors.MissingField(
+        raise errors.WrongType(
             "a movement needs waypoint_times, one per waypoint", field="waypoint_times"
         )
     if len(times) != len(points):
@@ -151,9 +169,8 @@ def parse_route(
             raise errors.WaypointTimesNotIncreasing(
                 "waypoint times must strictly increase", field=f"waypoint_times[{i}]"
             )
-    if isinstance(half_width, bool) or not isinstance(half_width, int | float):
-        raise errors.WrongType("expected a number of metres", field="corridor_half_width_m")
-    if not math.isfinite(half_width) or half_width <= 0:
+    half_width = finite_number(half_width, "corridor_half_width_m", "expected a number of metres")
+    if half_width <= 0:
         raise errors.RadiusNotPositive(
             "corridor_half_width_m must be positive", field="corridor_half_width_m"
         )

@@ -39,5 +39,5 @@ async def read_json(request: Request) -> Any:
         raise errors.BadRequest("a JSON body is required", field="body")
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         raise errors.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
