@@ -157,16 +157,20 @@ def _overlap(
             w84_interval(b.altitude, datum),
         )
         reference = "W84"
-    lower, upper = max(lo_a, lo_b), min(hi_a, hi_b)
-    start = max(a.time.start, b.time.start)
-    ends = [e for e in (a.time.end, b.time.end) if e is not None]
+    # Like the footprint, altitude and time are the part of a's own extent within the
+    # buffer of b's: never outside a's volume, so they never show b's edges beyond it.
+    v = buffers.vertical_m
+    lower, upper = max(lo_a, lo_b - v), min(hi_a, hi_b + v)
+    margin = dt.timedelta(seconds=buffers.time_s)
+    start = max(a.time.start, b.time.start - margin)
+    ends = [e for e in (a.time.end, None if b.time.end is None else b.time.end + margin) if e]
     end: dt.datetime | None = min(ends) if ends else None
     return Overlap(
         a_volume=i,
         b_volume=j,
         footprint=overlap_footprint(a.footprint, b.footprint, buffers.lateral_m),
         distance_m=round(distance, 3),
-        altitude=(min(lower, upper), max(lower, upper), reference),
+        altitude=(lower, upper, reference),
         time=(start, end),
     )
 
