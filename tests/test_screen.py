@@ -29,6 +29,13 @@ def _columns(volumes: list[Volume]) -> Candidates:
     return Candidates.from_rows(rows)
 
 
+def _assert_screen_matches(query: Volume, others: list[Volume], buffers: Buffers) -> None:
+    datum = DatumMargins()
+    expected = [volumes_conflict(query, v, buffers, datum) for v in others]
+    got = screen(query, _columns(others), buffers, datum, lambda i: others[i].footprint)
+    assert got.tolist() == expected
+
+
 @st.composite
 def scenes(draw: st.DrawFn) -> tuple[Volume, list[Volume], Buffers]:
     centre = draw(centres(antimeridian=draw(st.booleans()), polar=draw(st.booleans())))
@@ -69,11 +76,7 @@ def scenes(draw: st.DrawFn) -> tuple[Volume, list[Volume], Buffers]:
 def test_screen_agrees_with_the_exact_test_on_every_candidate(
     scene: tuple[Volume, list[Volume], Buffers],
 ) -> None:
-    query, others, buffers = scene
-    datum = DatumMargins()
-    expected = [volumes_conflict(query, v, buffers, datum) for v in others]
-    got = screen(query, _columns(others), buffers, datum, lambda i: others[i].footprint)
-    assert got.tolist() == expected
+    _assert_screen_matches(*scene)
 
 
 def test_an_empty_candidate_set_is_fine() -> None:
@@ -120,8 +123,4 @@ def near_misses(draw: st.DrawFn) -> tuple[Volume, list[Volume], Buffers]:
 def test_screen_agrees_at_the_edge_of_the_buffer(
     scene: tuple[Volume, list[Volume], Buffers],
 ) -> None:
-    query, others, buffers = scene
-    datum = DatumMargins()
-    expected = [volumes_conflict(query, v, buffers, datum) for v in others]
-    got = screen(query, _columns(others), buffers, datum, lambda i: others[i].footprint)
-    assert got.tolist() == expected
+    _assert_screen_matches(*scene)
