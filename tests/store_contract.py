@@ -11,10 +11,18 @@ import math
 from collections.abc import Callable
 
 import pytest
+import shapely
 
 from deconflict.geometry import BBox
 from deconflict.model import Channel, Party, Role
-from deconflict.store import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, Store
+from deconflict.store import (
+    ConflictRecord,
+    DisclosureRecord,
+    Extent,
+    NoticeRecord,
+    Store,
+    VolumeRow,
+)
 
 T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -48,6 +56,19 @@ def _extent(
     hi: float = 1000.0,
 ) -> Extent:
     return Extent(BBox(w, s, e, n), lo, hi, start, end)
+
+
+def _row(extent: Extent, idx: int = 0) -> VolumeRow:
+    columns = {
+        "core": shapely.to_wkb(shapely.Point(0.5, 0.5)),
+        "radius": 1e-4,
+        "ref": 1,
+        "lower": -math.inf,
+        "upper": 500.0,
+        "start": 1,
+        "end": 2**63 - 1,
+    }
+    return VolumeRow(idx, extent, columns)
 
 
 class StoreContract:
@@ -87,8 +108,8 @@ class StoreContract:
     def test_notice_versions_are_kept(self, store: Store) -> None:
         with store.write() as tx:
             _party(tx, "a")
-            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
-            tx.notices.put(_notice("n1", version=2, state="active"), [_extent(0, 0, 1, 1)])
+            tx.notices.put(_notice("n1"), [_row(_extent(0, 0, 1, 1))])
+            tx.notices.put(_notice("n1", version=2, state="active"), [_row(_extent(0, 0, 1, 1))])
         with store.read() as tx:
             current = tx.notices.get("n1")
             assert current is not None and (current.version, current.state) == (2, "active")
@@ -99,7 +120,7 @@ class StoreContract:
     def test_candidates_meet_the_query_in_all_four_dimensions(self, store: Store) -> None:
         with store.write() as tx:
             _party(tx, "a")
-            tx.notices.put(_notice("n1"), [_extent(10, 10, 11, 11)])
+            tx.notices.put(_notice("n1"), [_row(_extent(10, 10, 11, 11))])
         hit = _extent(10.5, 10.5, 12, 12)
         with store.read() as tx:
             assert [r.id for r in tx.notices.candidates([hit])] == ["n1"]
@@ -114,7 +135,7 @@ class StoreContract:
         """Touching boxes and adjacent minutes are returned; the exact test decides."""
         with store.write() as tx:
             _party(tx, "a")
-            tx.notices.put(_notice("n1"), [_extent(10, 10, 11, 11)])
+            tx.notices.put(_notice("n1"), [_row(_extent(10, 10, 11, 11))])
         with store.read() as tx:
             touching = _extent(11, 11, 12, 12)
             assert [r.id for r in tx.notices.candidates([touching])] == ["n1"]
@@ -129,7 +150,7 @@ class StoreContract:
         with store.write() as tx:
             _party(tx, "a")
             wrap = Extent(BBox(179.5, -1, -179.5, 1), -math.inf, math.inf, T0, None)
-            tx.notices.put(_notice("n1"), [wrap])
+            tx.notices.put(_notice("n1"), [_row(wrap)])
         with store.read() as tx:
             east = _extent(
                 -179.9,
@@ -145,10 +166,29 @@ class StoreContract:
             assert [r.id for r in tx.notices.candidates([east])] == ["n1"]
             assert [r.id for r in tx.notices.candidates([west])] == ["n1"]
 
+    def test_candidate_volumes_carry_the_screen_columns(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [_row(_extent(0, 0, 1, 1)), _row(_extent(5, 5, 6, 6), 1)])
+        with store.read() as tx:
+            rows = tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)])
+        assert sorted((r[1], r[2]) for r in rows) == [("n1", 0), ("n1", 1)]
+        row = rows[0]
+        assert (row[3], row[4]) == ("a", "operation")
+        assert shapely.from_wkb(row[5]).equals(shapely.Point(0.5, 0.5))
+        assert (row[6], row[7], row[8], row[9], row[10], row[11]) == (
+            1e-4,
+            1,
+            -math.inf,
+            500.0,
+            1,
+            2**63 - 1,
+        )
+
     def test_a_notice_put_without_extents_leaves_the_index(self, store: Store) -> None:
         with store.write() as tx:
             _party(tx, "a")
-            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
+            tx.notices.put(_notice("n1"), [_row(_extent(0, 0, 1, 1))])
             tx.notices.put(_notice("n1", version=2, state="cancelled"), [])
         with store.read() as tx:
             assert tx.notices.candidates([_extent(0, 0, 1, 1)]) == []
@@ -196,7 +236,7 @@ class StoreContract:
     ) -> None:
         with store.write() as tx:
             _party(tx, "a")
-            tx.notices.put(_notice("n1"), [_extent(0, 0, 1, 1)])
+            tx.notices.put(_notice("n1"), [_row(_extent(0, 0, 1, 1))])
         store.close()
         again = reopen()
         with again.read() as tx:

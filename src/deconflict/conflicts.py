@@ -29,6 +29,7 @@ from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 __all__ = [
     "SeparationPolicy",
     "conflict_between",
+    "conflict_for_pairs",
     "conflict_kind",
     "detect",
     "detect_all",
@@ -173,6 +174,20 @@ def _overlap(
         altitude=(lower, upper, reference),
         time=(start, end),
     )
+
+
+def conflict_for_pairs(
+    a: Notice, b: Notice, pairs: Iterable[tuple[int, int]], policy: SeparationPolicy
+) -> Conflict:
+    """The conflict of ``a`` with ``b`` over volume pairs already found in conflict."""
+    kind = conflict_kind(a.kind, b.kind)
+    if kind is None:
+        raise ValueError(f"{a.kind} and {b.kind} notices never conflict")
+    buffers = policy.buffers(kind)
+    overlaps = tuple(
+        _overlap(i, j, a.volumes[i], b.volumes[j], buffers, policy.datum) for i, j in sorted(pairs)
+    )
+    return Conflict(a.id, a.version, b.id, b.version, kind, overlaps)
 
 
 def conflict_between(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from deconflict import errors
+from deconflict import engine, errors
 from deconflict.accounts import Accounts
-from deconflict.altitude import w84_interval
 from deconflict.clock import Clock
 from deconflict.config import Settings
-from deconflict.conflicts import conflict_between, detect
+from deconflict.conflicts import conflict_between, conflict_for_pairs
 from deconflict.disclosure import (
     Viewer,
     auditor_view,
@@ -103,33 +102,19 @@ class Service:
                 self._cache.popitem(last=False)
         return notice
 
-    def _extents(self, notice: Notice, pad: bool = False) -> list[Extent]:
-        policy = self.settings.policy
-        lateral = policy.widest_lateral_m if pad else 0.0
-        vertical = max(policy.airspace.vertical_m, policy.protection.vertical_m) if pad else 0.0
-        seconds = max(policy.airspace.time_s, policy.protection.time_s) if pad else 0.0
-        margin = dt.timedelta(seconds=seconds)
-        out = []
-        for volume in notice.volumes:
-            lo, hi = w84_interval(volume.altitude, policy.datum)
-            end = volume.time.end
-            out.append(
-                Extent(
-                    box=volume.footprint.bbox.padded(lateral) if pad else volume.footprint.bbox,
-                    alt_lo=lo - vertical,
-                    alt_hi=hi + vertical,
-                    start=volume.time.start - margin,
-                    end=None if end is None else end + margin,
-                )
-            )
-        return out
-
     def _detect(self, tx: Transaction, notice: Notice) -> tuple[list[Conflict], dict[str, Notice]]:
-        """Filter with the index, then decide with the exact test."""
-        records = tx.notices.candidates(self._extents(notice, pad=True))
-        others = {r.id: self._load(r) for r in records if r.id != notice.id}
-        found = detect(notice, others.values(), self.settings.policy)
-        return found, others
+        """Filter with the index, decide with the exact screen, then load what conflicts."""
+        policy = self.settings.policy
+        found = engine.find_conflicts(tx, notice, policy)
+        others: dict[str, Notice] = {}
+        conflicts = []
+        for other_id in sorted(found):
+            record = tx.notices.get(other_id)
+            if record is None:
+                continue
+            other = others[other_id] = self._load(record)
+            conflicts.append(conflict_for_pairs(notice, other, found[other_id], policy))
+        return conflicts, others
 
     # --- views and disclosures ----------------------------------------------------------
 
@@ -268,7 +253,10 @@ class Service:
             created,
             now,
         )
-        tx.notices.put(record, self._extents(notice) if notice.in_force else [])
+        tx.notices.put(
+            record,
+            engine.volume_rows(notice, self.settings.policy) if notice.in_force else [],
+        )
         self._save_conflicts(tx, notice, found, others)
         tx.disclosures.record(disclosures)
         body = {
@@ -575,7 +563,7 @@ class Service:
             airspace=replace(self.settings.policy.airspace, lateral_m=0, vertical_m=0, time_s=0),
         )
         with self.store.read() as tx:
-            records = tx.notices.candidates(self._extents(probe))
+            records = tx.notices.candidates(engine.extents(probe, self.settings.policy, pad=False))
         views, disclosures = [], []
         for record in records:
             notice = self._load(record)

@@ -7,10 +7,19 @@ from pathlib import Path
 from deconflict import errors
 
 from .protocols import Store, Transaction
-from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord
+from .records import (
+    VOLUME_HIT_COLUMNS,
+    ConflictRecord,
+    DisclosureRecord,
+    Extent,
+    NoticeRecord,
+    PartyRecord,
+    VolumeRow,
+)
 from .sqlite import SqliteStore
 
 __all__ = [
+    "VOLUME_HIT_COLUMNS",
     "ConflictRecord",
     "DisclosureRecord",
     "Extent",
@@ -19,6 +28,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "Transaction",
+    "VolumeRow",
     "open_store",
 ]
 

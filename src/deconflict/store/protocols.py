@@ -13,7 +13,14 @@ from typing import Any, Protocol
 
 from deconflict.model import Channel, Party
 
-from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord
+from .records import (
+    ConflictRecord,
+    DisclosureRecord,
+    Extent,
+    NoticeRecord,
+    PartyRecord,
+    VolumeRow,
+)
 
 __all__ = [
     "ChannelRepo",
@@ -44,10 +51,18 @@ class ChannelRepo(Protocol):
 
 
 class NoticeRepo(Protocol):
-    def put(self, record: NoticeRecord, extents: Sequence[Extent]) -> None:
+    def put(self, record: NoticeRecord, volumes: Sequence[VolumeRow]) -> None:
         """Store a new version as current, append it to history, and (re)index it.
 
-        Only notices in force are indexed: pass no extents for ended or cancelled ones.
+        Only notices in force are indexed: pass no volumes for ended or cancelled ones.
+        """
+        ...
+
+    def candidate_volumes(self, queries: Sequence[Extent]) -> list[tuple[Any, ...]]:
+        """Indexed volumes whose extent meets any query extent, one row each.
+
+        Rows hold :data:`~deconflict.store.records.VOLUME_HIT_COLUMNS`. Conservative:
+        it may return extra volumes, never fewer.
         """
         ...
 

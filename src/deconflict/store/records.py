@@ -9,7 +9,14 @@ from typing import Any
 from deconflict.geometry import BBox
 from deconflict.model import Party
 
-__all__ = ["ConflictRecord", "DisclosureRecord", "Extent", "NoticeRecord", "PartyRecord"]
+__all__ = [
+    "ConflictRecord",
+    "DisclosureRecord",
+    "Extent",
+    "NoticeRecord",
+    "PartyRecord",
+    "VolumeRow",
+]
 
 
 @dataclass(frozen=True)
@@ -77,3 +84,32 @@ class DisclosureRecord:
     reason: str
     level: str
     view: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """One volume as indexed: its extent for the prefilter and its columns for the screen.
+
+    ``columns`` is :func:`deconflict.screen.volume_columns` of the volume.
+    """
+
+    idx: int
+    extent: Extent
+    columns: dict[str, Any]
+
+
+#: The columns of a candidate volume, as the store returns them.
+VOLUME_HIT_COLUMNS = (
+    "id",
+    "notice_id",
+    "idx",
+    "party",
+    "kind",
+    "core",
+    "radius",
+    "ref",
+    "lower",
+    "upper",
+    "t_start",
+    "t_end",
+)

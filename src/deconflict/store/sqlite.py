@@ -21,7 +21,7 @@ from typing import Any
 
 from deconflict.model import Channel, Party, Role
 
-from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord
+from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
 
 __all__ = ["SqliteStore"]
 
@@ -157,11 +157,28 @@ def _notice(row: sqlite3.Row) -> NoticeRecord:
     )
 
 
+_CANDIDATES = (
+    "SELECT v.id, v.notice_id, v.idx, v.party, v.kind, v.core, v.radius, v.ref, v.lower,"
+    " v.upper, v.t_start, v.t_end FROM volume_index AS r JOIN volumes AS v ON v.id = r.id >> 1"
+    " WHERE r.lon_max >= ? AND r.lon_min <= ? AND r.lat_max >= ? AND r.lat_min <= ?"
+    " AND r.alt_max >= ? AND r.alt_min <= ? AND r.t_max >= ? AND r.t_min <= ?"
+)
+
+
+def _box(extent: Extent, piece: tuple[float, float, float, float]) -> tuple[float, ...]:
+    """R*Tree bounds of one piece of an extent (outward rounding is SQLite's)."""
+    west, south, east, north = piece
+    lo, hi = _alt(extent.alt_lo), _alt(extent.alt_hi)
+    t_lo = _minutes(extent.start, False)
+    t_hi = _FAR_MINUTES if extent.end is None else _minutes(extent.end, True)
+    return (west, east, south, north, min(lo, hi), max(lo, hi), t_lo, t_hi)
+
+
 class _Notices:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
 
-    def put(self, record: NoticeRecord, extents: Sequence[Extent]) -> None:
+    def put(self, record: NoticeRecord, volumes: Sequence[VolumeRow]) -> None:
         doc = _dump(record.doc)
         self._c.execute(
             "INSERT INTO notices (id, party, kind, version, state, doc, created_at, updated_at)"
@@ -184,31 +201,56 @@ class _Notices:
             " VALUES (?, ?, ?, ?, ?)",
             (record.id, record.version, record.state, doc, _ts(record.updated_at)),
         )
-        self._c.execute(
-            "DELETE FROM volume_index WHERE id IN (SELECT id FROM volume_rows WHERE notice_id = ?)",
-            (record.id,),
+        self._unindex(record.id)
+        self._index(record, volumes)
+
+    def _unindex(self, notice_id: str) -> None:
+        old = [
+            r[0]
+            for r in self._c.execute("SELECT id FROM volumes WHERE notice_id = ?", (notice_id,))
+        ]
+        self._c.executemany(
+            "DELETE FROM volume_index WHERE id = ?", [(2 * v + k,) for v in old for k in (0, 1)]
         )
-        self._c.execute("DELETE FROM volume_rows WHERE notice_id = ?", (record.id,))
-        for extent in extents:
-            for west, south, east, north in extent.box.pieces():
-                cur = self._c.execute(
-                    "INSERT INTO volume_rows (notice_id) VALUES (?)", (record.id,)
-                )
-                self._c.execute(
-                    "INSERT INTO volume_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        cur.lastrowid,
-                        west,
-                        east,
-                        south,
-                        north,
-                        _alt(extent.alt_lo),
-                        _alt(extent.alt_hi),
-                        _minutes(extent.start, False),
-                        _FAR_MINUTES if extent.end is None else _minutes(extent.end, True),
-                        record.id,
-                    ),
-                )
+        self._c.execute("DELETE FROM volumes WHERE notice_id = ?", (notice_id,))
+
+    def _index(self, record: NoticeRecord, volumes: Sequence[VolumeRow]) -> None:
+        for volume in volumes:
+            c = volume.columns
+            cur = self._c.execute(
+                "INSERT INTO volumes (notice_id, idx, party, kind, core, radius, ref, lower,"
+                " upper, t_start, t_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    volume.idx,
+                    record.party,
+                    record.kind,
+                    c["core"],
+                    c["radius"],
+                    c["ref"],
+                    c["lower"],
+                    c["upper"],
+                    c["start"],
+                    c["end"],
+                ),
+            )
+            self._c.executemany(
+                "INSERT INTO volume_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (2 * int(cur.lastrowid or 0) + k, *_box(volume.extent, piece))
+                    for k, piece in enumerate(volume.extent.box.pieces())
+                ],
+            )
+
+    def candidate_volumes(self, queries: Sequence[Extent]) -> list[tuple[Any, ...]]:
+        """Rows (see :data:`VOLUME_HIT_COLUMNS`) of indexed volumes meeting any query extent."""
+        seen: dict[int, tuple[Any, ...]] = {}
+        for q in queries:
+            for piece in q.box.pieces():
+                rows = self._c.execute(_CANDIDATES, _box(q, piece)).fetchall()
+                for row in rows:
+                    seen.setdefault(row[0], tuple(row))
+        return list(seen.values())
 
     def get(self, notice_id: str) -> NoticeRecord | None:
         row = self._c.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
@@ -236,22 +278,8 @@ class _Notices:
         ]
 
     def candidates(self, queries: Sequence[Extent]) -> list[NoticeRecord]:
-        ids: set[str] = set()
-        for q in queries:
-            t_lo = _minutes(q.start, False)
-            t_hi = _FAR_MINUTES if q.end is None else _minutes(q.end, True)
-            for west, south, east, north in q.box.pieces():
-                rows = self._c.execute(
-                    "SELECT DISTINCT notice_id FROM volume_index"
-                    " WHERE lon_max >= ? AND lon_min <= ? AND lat_max >= ? AND lat_min <= ?"
-                    " AND alt_max >= ? AND alt_min <= ?"
-                    " AND t_max >= ? AND t_min <= ?",
-                    (west, east, south, north, _alt(q.alt_lo), _alt(q.alt_hi), t_lo, t_hi),
-                ).fetchall()
-                ids.update(r[0] for r in rows)
-        if not ids:
-            return []
-        return self._many(sorted(ids))
+        ids = sorted({row[1] for row in self.candidate_volumes(queries)})
+        return self._many(ids) if ids else []
 
     def _many(self, ids: list[str]) -> list[NoticeRecord]:
         out: list[NoticeRecord] = []

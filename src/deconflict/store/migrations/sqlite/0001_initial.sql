@@ -51,16 +51,29 @@ CREATE TABLE notice_versions (
     PRIMARY KEY (notice_id, version)
 );
 
+-- One row per volume of every notice in force, with what the exact screen needs.
+CREATE TABLE volumes (
+    id          INTEGER PRIMARY KEY,
+    notice_id   TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    party       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    core        BLOB NOT NULL,     -- WKB of the footprint's core, lon/lat
+    radius      REAL NOT NULL,     -- radians the core is grown by
+    ref         INTEGER NOT NULL,  -- altitude reference code
+    lower       REAL NOT NULL,     -- metres; -inf is SFC (0 above ground level)
+    upper       REAL NOT NULL,     -- metres; +inf is UNL
+    t_start     INTEGER NOT NULL,  -- microseconds since 1970
+    t_end       INTEGER NOT NULL   -- microseconds since 1970; int64 max is open-ended
+);
+CREATE INDEX volumes_notice ON volumes (notice_id);
+
 -- Prefilter: lon, lat, W84 altitude (m), time (minutes since 2020-01-01).
 -- R*Tree keeps float32 rounded outward, so every box only grows: conservative.
+-- Row id = 2 * volume id + piece (a box across the antimeridian has two pieces).
 CREATE VIRTUAL TABLE volume_index USING rtree (
-    id, lon_min, lon_max, lat_min, lat_max, alt_min, alt_max, t_min, t_max, +notice_id
+    id, lon_min, lon_max, lat_min, lat_max, alt_min, alt_max, t_min, t_max
 );
-CREATE TABLE volume_rows (
-    id          INTEGER PRIMARY KEY,
-    notice_id   TEXT NOT NULL
-);
-CREATE INDEX volume_rows_notice ON volume_rows (notice_id);
 
 CREATE TABLE conflicts (
     a           TEXT NOT NULL,

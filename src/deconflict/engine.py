@@ -1,0 +1,106 @@
+"""Conflict detection against a store: index candidates, then the vectorised exact screen.
+
+This is the hot path of admission. The store returns candidate volumes as
+rows; :func:`deconflict.screen.screen` decides them all at once; only the
+rare pairs the planar bounds cannot settle rebuild a footprint for the
+pairwise exact test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import shapely
+
+from deconflict.altitude import w84_interval
+from deconflict.conflicts import SeparationPolicy, conflict_kind
+from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
+from deconflict.model import ConflictKind, Notice, NoticeKind
+from deconflict.screen import Candidates, screen, volume_columns
+from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
+from deconflict.store.protocols import Transaction
+from deconflict.store.records import Extent, VolumeRow
+
+__all__ = ["extents", "find_conflicts", "footprint_of_core", "volume_rows"]
+
+_LOOSE = GeometryLimits(
+    max_vertices=10**9,
+    max_area_km2=1e12,
+    max_movement_slices=10**9,
+    max_corridor_half_width_m=1e9,
+)
+
+
+def extents(notice: Notice, policy: SeparationPolicy, pad: bool) -> list[Extent]:
+    """Conservative 4D boxes of a notice's volumes, padded by the widest buffers if asked."""
+    lateral = policy.widest_lateral_m if pad else 0.0
+    vertical = max(policy.airspace.vertical_m, policy.protection.vertical_m) if pad else 0.0
+    margin = dt.timedelta(
+        seconds=max(policy.airspace.time_s, policy.protection.time_s) if pad else 0.0
+    )
+    out = []
+    for volume in notice.volumes:
+        lo, hi = w84_interval(volume.altitude, policy.datum)
+        end = volume.time.end
+        out.append(
+            Extent(
+                box=volume.footprint.bbox.padded(lateral) if pad else volume.footprint.bbox,
+                alt_lo=lo - vertical,
+                alt_hi=hi + vertical,
+                start=volume.time.start - margin,
+                end=None if end is None else end + margin,
+            )
+        )
+    return out
+
+
+def volume_rows(notice: Notice, policy: SeparationPolicy) -> list[VolumeRow]:
+    """What the store indexes for a notice in force."""
+    boxes = extents(notice, policy, pad=False)
+    return [
+        VolumeRow(i, box, volume_columns(volume))
+        for i, (volume, box) in enumerate(zip(notice.volumes, boxes, strict=True))
+    ]
+
+
+def footprint_of_core(core: Any, radius: float) -> Footprint:
+    """Rebuild a stored footprint from its core geometry and radius (the rare exact path)."""
+    kind = shapely.get_type_id(core)
+    if kind == 0:  # Point
+        return circle(core.x, core.y, radius * EARTH_RADIUS_M, _LOOSE)
+    if kind == 1:  # LineString
+        a, b = lonlat_to_unit(*np.asarray(core.coords).T)
+        return corridor(a, b, radius * EARTH_RADIUS_M)
+    return footprint_from_geojson(shapely.geometry.mapping(core), _LOOSE)
+
+
+def find_conflicts(
+    tx: Transaction, notice: Notice, policy: SeparationPolicy
+) -> dict[str, set[tuple[int, int]]]:
+    """Other notices in conflict with ``notice``: id → (its volume, their volume) pairs."""
+    rows = [
+        r
+        for r in tx.notices.candidate_volumes(extents(notice, policy, pad=True))
+        if r[1] != notice.id and r[3] != notice.party
+    ]
+    groups: dict[ConflictKind, list[int]] = defaultdict(list)
+    for k, row in enumerate(rows):
+        kind = conflict_kind(notice.kind, NoticeKind(row[4]))
+        if kind is not None:
+            groups[kind].append(k)
+    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for kind, members in groups.items():
+        chosen = [rows[k] for k in members]
+        candidates = Candidates.from_rows([r[5:12] for r in chosen])
+
+        def exact(k: int, c: Candidates = candidates) -> Footprint:
+            return footprint_of_core(c.cores[k], float(c.radius[k]))
+
+        for i, volume in enumerate(notice.volumes):
+            hits = screen(volume, candidates, policy.buffers(kind), policy.datum, exact)
+            for hit in np.flatnonzero(hits).tolist():
+                found[chosen[hit][1]].add((i, int(chosen[hit][2])))
+    return dict(found)
