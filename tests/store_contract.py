@@ -11,7 +11,6 @@ import math
 from collections.abc import Callable
 
 import pytest
-import shapely
 
 from deconflict.geometry import BBox
 from deconflict.model import Channel, Party, Role
@@ -59,16 +58,7 @@ def _extent(
 
 
 def _row(extent: Extent, idx: int = 0) -> VolumeRow:
-    columns = {
-        "core": shapely.to_wkb(shapely.Point(0.5, 0.5)),
-        "radius": 1e-4,
-        "ref": 1,
-        "lower": -math.inf,
-        "upper": 500.0,
-        "start": 1,
-        "end": 2**63 - 1,
-    }
-    return VolumeRow(idx, extent, columns)
+    return VolumeRow(idx, extent, b"packed-" + bytes([idx]) + b"\x00\xff")
 
 
 class StoreContract:
@@ -173,17 +163,25 @@ class StoreContract:
         with store.read() as tx:
             rows = tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)])
         assert sorted((r[1], r[2]) for r in rows) == [("n1", 0), ("n1", 1)]
-        row = rows[0]
-        assert (row[3], row[4]) == ("a", "operation")
-        assert shapely.from_wkb(row[5]).equals(shapely.Point(0.5, 0.5))
-        assert (row[6], row[7], row[8], row[9], row[10], row[11]) == (
-            1e-4,
-            1,
-            -math.inf,
-            500.0,
-            1,
-            2**63 - 1,
-        )
+        for row in rows:  # the packed blob comes back byte for byte
+            assert (row[3], row[4], row[5]) == (
+                "a",
+                "operation",
+                _row(_extent(0, 0, 1, 1), row[2]).packed,
+            )
+
+    def test_bulk_import_is_indexed_like_single_puts(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put_many(
+                [(_notice(f"n{i}"), [_row(_extent(i, 0, i + 0.5, 0.5))]) for i in range(3)]
+            )
+        with store.read() as tx:
+            assert [r.id for r in tx.notices.candidates([_extent(1.2, 0.2, 2.2, 0.3)])] == [
+                "n1",
+                "n2",
+            ]
+            assert [r.version for r in tx.notices.history("n0")] == [1]
 
     def test_a_notice_put_without_extents_leaves_the_index(self, store: Store) -> None:
         with store.write() as tx:

@@ -13,20 +13,15 @@ from deconflict.conflicts import volumes_conflict
 from deconflict.geometry import footprint_from_geojson
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, Route, TimeWindow, Volume
 from deconflict.movement import slices
-from deconflict.screen import Candidates, screen, volume_columns
+from deconflict.screen import Candidates, pack_volume, screen
 from test_conflicts_property import FAST, bands, centres, destination, shapes, windows
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def _columns(volumes: list[Volume]) -> Candidates:
-    rows = []
-    for v in volumes:
-        c = volume_columns(v)
-        rows.append(
-            (c["core"], c["radius"], c["ref"], c["lower"], c["upper"], c["start"], c["end"])
-        )
-    return Candidates.from_rows(rows)
+    """The candidates as the store would hand them over: packed, then unpacked."""
+    return Candidates.from_packed([pack_volume(v) for v in volumes])
 
 
 def _assert_screen_matches(query: Volume, others: list[Volume], buffers: Buffers) -> None:
@@ -84,7 +79,9 @@ def test_an_empty_candidate_set_is_fine() -> None:
     band = AltitudeBand(0.0, 10.0, AltitudeReference.W84)
     volume = Volume(footprint_from_geojson(square), band, TimeWindow(T0, None))
     assert (
-        screen(volume, Candidates.from_rows([]), Buffers(), DatumMargins(), lambda i: None).tolist()
+        screen(
+            volume, Candidates.from_packed([]), Buffers(), DatumMargins(), lambda i: None
+        ).tolist()
         == []
     )  # type: ignore[arg-type,return-value]
 

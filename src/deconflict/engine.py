@@ -19,7 +19,7 @@ from deconflict.altitude import w84_interval
 from deconflict.conflicts import SeparationPolicy, conflict_kind
 from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
 from deconflict.model import ConflictKind, Notice, NoticeKind
-from deconflict.screen import Candidates, screen, volume_columns
+from deconflict.screen import Candidates, pack_volume, screen
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store.protocols import Transaction
 from deconflict.store.records import Extent, VolumeRow
@@ -61,7 +61,7 @@ def volume_rows(notice: Notice, policy: SeparationPolicy) -> list[VolumeRow]:
     """What the store indexes for a notice in force."""
     boxes = extents(notice, policy, pad=False)
     return [
-        VolumeRow(i, box, volume_columns(volume))
+        VolumeRow(i, box, pack_volume(volume))
         for i, (volume, box) in enumerate(zip(notice.volumes, boxes, strict=True))
     ]
 
@@ -94,7 +94,7 @@ def find_conflicts(
     found: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for kind, members in groups.items():
         chosen = [rows[k] for k in members]
-        candidates = Candidates.from_rows([r[5:12] for r in chosen])
+        candidates = Candidates.from_packed([r[5] for r in chosen])
 
         def exact(k: int, c: Candidates = candidates) -> Footprint:
             return footprint_of_core(c.cores[k], float(c.radius[k]))

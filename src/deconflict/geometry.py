@@ -18,6 +18,7 @@ add in the conservative direction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -145,6 +146,15 @@ class Footprint:
     @property
     def radius_m(self) -> float:
         return self.radius * EARTH_RADIUS_M
+
+    @functools.cached_property
+    def core(self) -> Any:
+        """The core as a lon/lat shapely geometry (the radius is kept apart)."""
+        if self.shape == "polygon":
+            return shapely.geometry.shape(self.geojson)
+        if self.shape == "circle":
+            return shapely.Point(self.geojson["center"])
+        return shapely.LineString(self.geojson["coordinates"])
 
     def covers_core(self, points: Vectors) -> np.ndarray:
         """Whether each point lies in the polygon core (boundary included)."""

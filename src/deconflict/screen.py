@@ -34,16 +34,16 @@ from deconflict.altitude import DatumMargins
 from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, Footprint
 from deconflict.model import AltitudeReference, Buffers, Volume
-from deconflict.sphere import EARTH_RADIUS_M, gnomonic, lonlat_to_unit
+from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit, tangent_frame
 
 __all__ = [
     "REFERENCE_CODES",
     "SHAPE_CODES",
     "Candidates",
     "core_geometry",
+    "pack_volume",
     "screen",
     "to_micros",
-    "volume_columns",
 ]
 
 SHAPE_CODES = {"polygon": 0, "circle": 1, "corridor": 2}
@@ -72,28 +72,46 @@ def to_micros(instant: dt.datetime | None) -> int:
 
 def core_geometry(fp: Footprint) -> Any:
     """The footprint's core as a lon/lat shapely geometry (its radius is kept apart)."""
-    if fp.shape == "polygon":
-        return shapely.geometry.shape(fp.geojson)
-    if fp.shape == "circle":
-        return shapely.Point(fp.geojson["center"])
-    return shapely.LineString(fp.geojson["coordinates"])
+    return fp.core
 
 
-def volume_columns(volume: Volume) -> dict[str, Any]:
-    """The per-volume values a store keeps so that :class:`Candidates` can be built."""
+def _band_columns(volume: Volume) -> dict[str, Any]:
     band = volume.altitude
     agl = band.reference is AltitudeReference.AGL
-    lower = band.lower_m if band.lower_m is not None else (0.0 if agl else -math.inf)
-    upper = band.upper_m if band.upper_m is not None else math.inf
     return {
-        "core": shapely.to_wkb(core_geometry(volume.footprint)),
-        "radius": volume.footprint.radius,
         "ref": REFERENCE_CODES[band.reference],
-        "lower": lower,
-        "upper": upper,
+        "lower": band.lower_m if band.lower_m is not None else (0.0 if agl else -math.inf),
+        "upper": band.upper_m if band.upper_m is not None else math.inf,
         "start": to_micros(volume.time.start),
         "end": to_micros(volume.time.end),
     }
+
+
+#: Fixed-size header of a packed volume, followed by the WKB of its core.
+_HEADER = np.dtype(
+    [
+        ("radius", "<f8"),
+        ("lower", "<f8"),
+        ("upper", "<f8"),
+        ("start", "<i8"),
+        ("end", "<i8"),
+        ("ref", "i1"),
+    ]
+)
+
+
+def pack_volume(volume: Volume) -> bytes:
+    """What a store keeps per volume so that :class:`Candidates` can be rebuilt cheaply.
+
+    One opaque blob: a fixed header (radius, band, window, datum) and the core's WKB.
+    """
+    c = _band_columns(volume)
+    header = np.array(
+        [(volume.footprint.radius, c["lower"], c["upper"], c["start"], c["end"], c["ref"])],
+        dtype=_HEADER,
+    )
+    packed: bytes = header.tobytes() + shapely.to_wkb(volume.footprint.core)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -112,50 +130,44 @@ class Candidates:
         return len(self.radius)
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[Any, ...]]) -> Candidates:
-        """From ``(core_wkb, radius, ref, lower, upper, start, end)`` rows."""
-        if not rows:
-            empty = np.empty(0)
-            return cls(
-                np.empty(0, dtype=object),
-                empty,
-                np.empty(0, np.int8),
-                empty,
-                empty,
-                np.empty(0, np.int64),
-                np.empty(0, np.int64),
-            )
-        core, radius, ref, lower, upper, start, end = zip(*rows, strict=True)
+    def from_packed(cls, blobs: list[bytes]) -> Candidates:
+        """From blobs made by :func:`pack_volume`."""
+        size = _HEADER.itemsize
+        head = np.frombuffer(b"".join(b[:size] for b in blobs), dtype=_HEADER)
+        cores = shapely.from_wkb(np.array([b[size:] for b in blobs], dtype=object))
         return cls(
-            shapely.from_wkb(np.asarray(core, dtype=object)),
-            np.asarray(radius, dtype=np.float64),
-            np.asarray(ref, dtype=np.int8),
-            np.asarray(lower, dtype=np.float64),
-            np.asarray(upper, dtype=np.float64),
-            np.asarray(start, dtype=np.int64),
-            np.asarray(end, dtype=np.int64),
+            np.asarray(cores, dtype=object),
+            head["radius"].astype(np.float64),
+            head["ref"].astype(np.int8),
+            head["lower"].astype(np.float64),
+            head["upper"].astype(np.float64),
+            head["start"].astype(np.int64),
+            head["end"].astype(np.int64),
         )
 
 
 def _intervals(
     ref: np.ndarray, lower: np.ndarray, upper: np.ndarray, same: np.ndarray, datum: DatumMargins
 ) -> tuple[np.ndarray, np.ndarray]:
-    widen = np.select(
-        [ref == 0, ref == 1, ref == 2],
-        [0.0, datum.geoid_m, datum.geoid_m + datum.pressure_m],
-        datum.geoid_m,
-    )
+    table = np.array([0.0, datum.geoid_m, datum.geoid_m + datum.pressure_m, datum.geoid_m])
+    widen = table[ref]
     agl = ref == _AGL
     lo = np.where(agl, lower + datum.terrain_min_m - widen, lower - widen)
     hi = np.where(agl, upper + datum.terrain_max_m + widen, upper + widen)
     return np.where(same, lower, lo), np.where(same, upper, hi)
 
 
-def _min_depth(geoms: np.ndarray, center: np.ndarray, count: int) -> np.ndarray:
+def _project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
     coords, index = shapely.get_coordinates(geoms, return_index=True)
+    units = lonlat_to_unit(coords[:, 0], coords[:, 1])
+    east, north = tangent_frame(center)
+    depth_each = units @ center
     depth = np.full(count, np.inf)
-    np.minimum.at(depth, index, lonlat_to_unit(coords[:, 0], coords[:, 1]) @ center)
-    return depth
+    np.minimum.at(depth, index, depth_each)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = np.column_stack([units @ east, units @ north]) / depth_each[:, None]
+    return depth, shapely.transform(geoms, lambda _: xy)
 
 
 def screen(
@@ -177,7 +189,7 @@ def screen(
     ends = np.minimum(c.end, q_end)
     # max(starts) - min(ends) < T; an open end is "forever", so the gap is hugely negative.
     alive = starts - ends < round(buffers.time_s * 1_000_000)
-    q = volume_columns(query)
+    q = _band_columns(query)
     q_ref = np.full(n, q["ref"], dtype=np.int8)
     same = c.ref == q_ref
     lo_c, hi_c = _intervals(c.ref, c.lower, c.upper, same, datum)
@@ -191,21 +203,15 @@ def screen(
         return result
     fp = query.footprint
     center = fp.center
-
-    def project(coords: np.ndarray) -> np.ndarray:
-        x, y = gnomonic(lonlat_to_unit(coords[:, 0], coords[:, 1]), center)
-        return np.column_stack([x, y])
-
-    cores = c.cores[live]
-    depth = _min_depth(cores, center, len(live))
-    q_core = core_geometry(fp)
-    q_depth = float(_min_depth(np.array([q_core]), center, 1)[0])
+    depth, planes = _project(c.cores[live], center, len(live))
+    q_depth_arr, q_plane_arr = _project(np.array([fp.core]), center, 1)
+    q_depth = float(q_depth_arr[0])
     usable = (depth > _MIN_DEPTH) & (q_depth > _MIN_DEPTH)
     planar = np.full(len(live), np.inf)
     if usable.any():
-        q_plane = shapely.transform(q_core, project)
+        q_plane = q_plane_arr[0]
         shapely.prepare(q_plane)
-        planar[usable] = shapely.distance(q_plane, shapely.transform(cores[usable], project))
+        planar[usable] = shapely.distance(q_plane, planes[usable])
     radius = c.radius[live]
     reach = buffers.lateral_m / EARTH_RADIUS_M + fp.radius + radius
     slack = TOLERANCE_M / EARTH_RADIUS_M

@@ -58,6 +58,10 @@ class NoticeRepo(Protocol):
         """
         ...
 
+    def put_many(self, items: Sequence[tuple[NoticeRecord, Sequence[VolumeRow]]]) -> None:
+        """Store many new notices at once (bulk import); none may exist yet."""
+        ...
+
     def candidate_volumes(self, queries: Sequence[Extent]) -> list[tuple[Any, ...]]:
         """Indexed volumes whose extent meets any query extent, one row each.
 

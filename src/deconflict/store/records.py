@@ -88,28 +88,16 @@ class DisclosureRecord:
 
 @dataclass(frozen=True)
 class VolumeRow:
-    """One volume as indexed: its extent for the prefilter and its columns for the screen.
+    """One volume as indexed: its extent for the prefilter and its packed form for the screen.
 
-    ``columns`` is :func:`deconflict.screen.volume_columns` of the volume.
+    ``packed`` is :func:`deconflict.screen.pack_volume` of the volume; the store keeps it
+    as an opaque blob.
     """
 
     idx: int
     extent: Extent
-    columns: dict[str, Any]
+    packed: bytes
 
 
 #: The columns of a candidate volume, as the store returns them.
-VOLUME_HIT_COLUMNS = (
-    "id",
-    "notice_id",
-    "idx",
-    "party",
-    "kind",
-    "core",
-    "radius",
-    "ref",
-    "lower",
-    "upper",
-    "t_start",
-    "t_end",
-)
+VOLUME_HIT_COLUMNS = ("id", "notice_id", "idx", "party", "kind", "packed")

@@ -158,8 +158,8 @@ def _notice(row: sqlite3.Row) -> NoticeRecord:
 
 
 _CANDIDATES = (
-    "SELECT v.id, v.notice_id, v.idx, v.party, v.kind, v.core, v.radius, v.ref, v.lower,"
-    " v.upper, v.t_start, v.t_end FROM volume_index AS r JOIN volumes AS v ON v.id = r.id >> 1"
+    "SELECT v.id, v.notice_id, v.idx, v.party, v.kind, v.packed"
+    " FROM volume_index AS r JOIN volumes AS v ON v.id = r.id >> 1"
     " WHERE r.lon_max >= ? AND r.lon_min <= ? AND r.lat_max >= ? AND r.lat_min <= ?"
     " AND r.alt_max >= ? AND r.alt_min <= ? AND r.t_max >= ? AND r.t_min <= ?"
 )
@@ -204,6 +204,33 @@ class _Notices:
         self._unindex(record.id)
         self._index(record, volumes)
 
+    def put_many(self, items: Sequence[tuple[NoticeRecord, Sequence[VolumeRow]]]) -> None:
+        """Store many new notices at once (bulk import); none may exist yet."""
+        self._c.executemany(
+            "INSERT INTO notices (id, party, kind, version, state, doc, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.id,
+                    r.party,
+                    r.kind,
+                    r.version,
+                    r.state,
+                    _dump(r.doc),
+                    _ts(r.created_at),
+                    _ts(r.updated_at),
+                )
+                for r, _ in items
+            ],
+        )
+        self._c.executemany(
+            "INSERT INTO notice_versions (notice_id, version, state, doc, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(r.id, r.version, r.state, _dump(r.doc), _ts(r.updated_at)) for r, _ in items],
+        )
+        for record, volumes in items:
+            self._index(record, volumes)
+
     def _unindex(self, notice_id: str) -> None:
         old = [
             r[0]
@@ -216,23 +243,9 @@ class _Notices:
 
     def _index(self, record: NoticeRecord, volumes: Sequence[VolumeRow]) -> None:
         for volume in volumes:
-            c = volume.columns
             cur = self._c.execute(
-                "INSERT INTO volumes (notice_id, idx, party, kind, core, radius, ref, lower,"
-                " upper, t_start, t_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id,
-                    volume.idx,
-                    record.party,
-                    record.kind,
-                    c["core"],
-                    c["radius"],
-                    c["ref"],
-                    c["lower"],
-                    c["upper"],
-                    c["start"],
-                    c["end"],
-                ),
+                "INSERT INTO volumes (notice_id, idx, party, kind, packed) VALUES (?, ?, ?, ?, ?)",
+                (record.id, volume.idx, record.party, record.kind, volume.packed),
             )
             self._c.executemany(
                 "INSERT INTO volume_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

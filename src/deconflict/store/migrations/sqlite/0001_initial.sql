@@ -58,13 +58,7 @@ CREATE TABLE volumes (
     idx         INTEGER NOT NULL,
     party       TEXT NOT NULL,
     kind        TEXT NOT NULL,
-    core        BLOB NOT NULL,     -- WKB of the footprint's core, lon/lat
-    radius      REAL NOT NULL,     -- radians the core is grown by
-    ref         INTEGER NOT NULL,  -- altitude reference code
-    lower       REAL NOT NULL,     -- metres; -inf is SFC (0 above ground level)
-    upper       REAL NOT NULL,     -- metres; +inf is UNL
-    t_start     INTEGER NOT NULL,  -- microseconds since 1970
-    t_end       INTEGER NOT NULL   -- microseconds since 1970; int64 max is open-ended
+    packed      BLOB NOT NULL      -- deconflict.screen.pack_volume: band, window, core WKB
 );
 CREATE INDEX volumes_notice ON volumes (notice_id);
 

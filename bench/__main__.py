@@ -1,0 +1,88 @@
+"""``python -m bench``: run the benchmarks and write JSON results and PNG plots.
+
+    python -m bench engine [--sizes 10000,100000,1000000] [--queries 2000] [--repeats 3] [--no-postgis]
+    python -m bench http   [--size 100000] [--clients 16] [--seconds 20]
+    python -m bench rss    [--size 1000000]
+    python -m bench plot
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+    import sqlite3
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True, check=False).stdout.strip(),
+    }
+
+
+def _save(name: str, result: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    result["machine"] = machine()
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    engine = sub.add_parser("engine", help="measures 1 and 2: engine query vs PostGIS")
+    engine.add_argument("--sizes", default="10000,100000,1000000")
+    engine.add_argument("--queries", type=int, default=2000)
+    engine.add_argument("--repeats", type=int, default=3)
+    engine.add_argument("--no-postgis", action="store_true")
+    http = sub.add_parser("http", help="measure 3: conflict-checked admission over HTTP")
+    http.add_argument("--size", type=int, default=100_000)
+    http.add_argument("--clients", type=int, default=16)
+    http.add_argument("--seconds", type=float, default=20.0)
+    rss = sub.add_parser("rss", help="measure 4: server RSS with N active volumes")
+    rss.add_argument("--size", type=int, default=1_000_000)
+    sub.add_parser("plot", help="PNG plots from the JSON results")
+    args = parser.parse_args()
+    if args.what == "engine":
+        from bench.engine import run_engine
+
+        sizes = [int(s) for s in args.sizes.split(",")]
+        _save("engine", run_engine(sizes, args.queries, args.repeats, not args.no_postgis))
+    elif args.what == "http":
+        from bench.http import run_http
+
+        _save("http", run_http(args.size, args.clients, args.seconds))
+    elif args.what == "rss":
+        from bench.http import run_rss
+
+        _save("rss", run_rss(args.size))
+    else:
+        from bench.plots import plot_all
+
+        plot_all(RESULTS)
+
+
+if __name__ == "__main__":
+    main()
