@@ -118,8 +118,10 @@ class PostgisTable:
         times = np.empty(len(q))
         hits = np.empty(len(q), dtype=np.int64)
         cur = self.conn.cursor()
-        cur.execute("PREPARE probe AS " + self.QUERY.replace(
-            "$1", "ST_GeomFromWKB($1::bytea, 4326)"))
+        cur.execute(
+            "PREPARE probe (bytea, tstzrange, numrange, int) AS "
+            + self.QUERY.replace("$1", "ST_GeomFromWKB($1, 4326)")
+        )
         for i in range(len(q)):
             args = (
                 polygons[i],

@@ -22,7 +22,17 @@ import numpy as np
 from .altitude import DatumMargins, direct_interval, vertical_gap, w84_interval
 from .geometry import TOLERANCE_M, Footprint
 from .index import BoxIndex
-from .model import Buffers, Conflict, ConflictKind, Notice, NoticeKind, Overlap, Volume
+from .model import (
+    AltitudeBand,
+    Buffers,
+    Conflict,
+    ConflictKind,
+    Notice,
+    NoticeKind,
+    Overlap,
+    TimeWindow,
+    Volume,
+)
 from .overlap import overlap_footprint
 from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 
@@ -34,6 +44,7 @@ __all__ = [
     "detect",
     "detect_all",
     "footprint_distance_m",
+    "overlap_extent",
     "time_gap_s",
     "volumes_conflict",
 ]
@@ -145,34 +156,42 @@ def volumes_conflict(a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
     return footprint_distance_m(a.footprint, b.footprint) <= reach
 
 
-def _overlap(
-    i: int, j: int, a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
-) -> Overlap:
-    distance = footprint_distance_m(a.footprint, b.footprint)
-    if a.altitude.reference is b.altitude.reference:
-        (lo_a, hi_a), (lo_b, hi_b) = direct_interval(a.altitude), direct_interval(b.altitude)
+def overlap_extent(
+    a: Volume, b_altitude: AltitudeBand, b_time: TimeWindow, buffers: Buffers, datum: DatumMargins
+) -> tuple[tuple[float, float, str], tuple[dt.datetime, dt.datetime | None]]:
+    """Altitude and time of a's own volume within the buffers of b's.
+
+    Like the footprint, they never leave a's volume, so they never show b's
+    edges beyond it.
+    """
+    if a.altitude.reference is b_altitude.reference:
+        (lo_a, hi_a), (lo_b, hi_b) = direct_interval(a.altitude), direct_interval(b_altitude)
         reference = a.altitude.reference.value
     else:  # shown in W84, widened as the comparison was
         (lo_a, hi_a), (lo_b, hi_b) = (
             w84_interval(a.altitude, datum),
-            w84_interval(b.altitude, datum),
+            w84_interval(b_altitude, datum),
         )
         reference = "W84"
-    # Like the footprint, altitude and time are the part of a's own extent within the
-    # buffer of b's: never outside a's volume, so they never show b's edges beyond it.
     v = buffers.vertical_m
-    lower, upper = max(lo_a, lo_b - v), min(hi_a, hi_b + v)
     margin = dt.timedelta(seconds=buffers.time_s)
-    start = max(a.time.start, b.time.start - margin)
-    ends = [e for e in (a.time.end, None if b.time.end is None else b.time.end + margin) if e]
+    start = max(a.time.start, b_time.start - margin)
+    ends = [e for e in (a.time.end, None if b_time.end is None else b_time.end + margin) if e]
     end: dt.datetime | None = min(ends) if ends else None
+    return (max(lo_a, lo_b - v), min(hi_a, hi_b + v), reference), (start, end)
+
+
+def _overlap(
+    i: int, j: int, a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
+) -> Overlap:
+    altitude, time = overlap_extent(a, b.altitude, b.time, buffers, datum)
     return Overlap(
         a_volume=i,
         b_volume=j,
         footprint=overlap_footprint(a.footprint, b.footprint, buffers.lateral_m),
-        distance_m=round(distance, 3),
-        altitude=(lower, upper, reference),
-        time=(start, end),
+        distance_m=round(footprint_distance_m(a.footprint, b.footprint), 3),
+        altitude=altitude,
+        time=time,
     )
 
 

@@ -10,21 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import shapely
 
 from deconflict.altitude import w84_interval
-from deconflict.conflicts import SeparationPolicy, conflict_kind
+from deconflict.conflicts import (
+    SeparationPolicy,
+    conflict_kind,
+    footprint_distance_m,
+    overlap_extent,
+)
 from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
-from deconflict.model import ConflictKind, Notice, NoticeKind
+from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap
+from deconflict.overlap import overlap_shapes, project, project_one
 from deconflict.screen import Candidates, pack_volume, screen
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store.protocols import Transaction
 from deconflict.store.records import Extent, VolumeRow
 
-__all__ = ["extents", "find_conflicts", "footprint_of_core", "volume_rows"]
+__all__ = [
+    "conflicts_in_store",
+    "extents",
+    "find_conflicts",
+    "footprint_of_core",
+    "volume_rows",
+]
 
 _LOOSE = GeometryLimits(
     max_vertices=10**9,
@@ -77,10 +90,10 @@ def footprint_of_core(core: Any, radius: float) -> Footprint:
     return footprint_from_geojson(shapely.geometry.mapping(core), _LOOSE)
 
 
-def find_conflicts(
+def _screened(
     tx: Transaction, notice: Notice, policy: SeparationPolicy
-) -> dict[str, set[tuple[int, int]]]:
-    """Other notices in conflict with ``notice``: id → (its volume, their volume) pairs."""
+) -> Iterator[tuple[ConflictKind, list[tuple[Any, ...]], Candidates, int, np.ndarray]]:
+    """For each conflict kind and each volume of ``notice``: candidates and which conflict."""
     rows = [
         r
         for r in tx.notices.candidate_volumes(extents(notice, policy, pad=True))
@@ -91,7 +104,6 @@ def find_conflicts(
         kind = conflict_kind(notice.kind, NoticeKind(row[4]))
         if kind is not None:
             groups[kind].append(k)
-    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for kind, members in groups.items():
         chosen = [rows[k] for k in members]
         candidates = Candidates.from_packed([r[5] for r in chosen])
@@ -101,6 +113,48 @@ def find_conflicts(
 
         for i, volume in enumerate(notice.volumes):
             hits = screen(volume, candidates, policy.buffers(kind), policy.datum, exact)
-            for hit in np.flatnonzero(hits).tolist():
-                found[chosen[hit][1]].add((i, int(chosen[hit][2])))
+            yield kind, chosen, candidates, i, np.flatnonzero(hits)
+
+
+def find_conflicts(
+    tx: Transaction, notice: Notice, policy: SeparationPolicy
+) -> dict[str, set[tuple[int, int]]]:
+    """Other notices in conflict with ``notice``: id → (its volume, their volume) pairs."""
+    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for _, chosen, _, i, hits in _screened(tx, notice, policy):
+        for k in hits.tolist():
+            found[chosen[k][1]].add((i, int(chosen[k][2])))
     return dict(found)
+
+
+def conflicts_in_store(
+    tx: Transaction, notice: Notice, policy: SeparationPolicy
+) -> dict[str, tuple[ConflictKind, list[Overlap]]]:
+    """Like :func:`find_conflicts`, with each pair's overlap seen from ``notice``'s side.
+
+    Overlap shapes are cut for all pairs of a volume in one vectorised call, from
+    the candidates' stored cores, so no other notice needs to be parsed.
+    """
+    found: dict[str, tuple[ConflictKind, list[Overlap]]] = {}
+    for kind, chosen, candidates, i, hits in _screened(tx, notice, policy):
+        if not len(hits):
+            continue
+        volume = notice.volumes[i]
+        fp = volume.footprint
+        buffers = policy.buffers(kind)
+        _, planes = project(candidates.cores[hits], fp.center, len(hits))
+        radii = candidates.radius[hits]
+        shapes = overlap_shapes(fp, planes, radii, buffers.lateral_m)
+        _, (q_plane,) = project_one(fp, fp.center)
+        gaps = shapely.distance(q_plane, planes) - fp.radius - radii
+        for n, k in enumerate(hits.tolist()):
+            distance = 0.0
+            if gaps[n] > 0:  # apart, within the buffer: measure exactly on the sphere
+                other = footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
+                distance = round(footprint_distance_m(fp, other), 3)
+            altitude, time = overlap_extent(
+                volume, candidates.band(k), candidates.window(k), buffers, policy.datum
+            )
+            overlap = Overlap(i, int(chosen[k][2]), shapes[n], distance, altitude, time)
+            found.setdefault(chosen[k][1], (kind, []))[1].append(overlap)
+    return found

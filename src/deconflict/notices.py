@@ -106,16 +106,29 @@ def _route(value: Any, limits: GeometryLimits) -> Route:
 
 
 def parse_notice(
-    body: Any, *, notice_id: str, party: str, version: int, limits: GeometryLimits
+    body: Any,
+    *,
+    notice_id: str,
+    party: str,
+    version: int,
+    limits: GeometryLimits,
+    geometry: bool = True,
 ) -> Notice:
-    """A notice from its JSON document; every error names the field."""
+    """A notice from its JSON document; every error names the field.
+
+    With ``geometry=False`` the volumes and route are skipped: a cheap shell with
+    the identity, audience and contact, enough for minimal views of a stored notice.
+    """
     if not isinstance(body, dict):
         raise errors.WrongType("the body must be a JSON object", field="body")
     kind = _enum(body, "kind", NoticeKind, None)
     if kind is None:
         raise errors.MissingField("kind is required", field="kind")
     route: Route | None = None
-    if kind is NoticeKind.MOVEMENT:
+    volumes: tuple[Volume, ...] = ()
+    if not geometry:
+        pass
+    elif kind is NoticeKind.MOVEMENT:
         route = _route(body.get("route"), limits)
         volumes = slices(route)
     else:

@@ -13,9 +13,9 @@ import numpy as np
 import shapely
 
 from .geometry import Footprint, from_plane
-from .sphere import EARTH_RADIUS_M, gnomonic, lonlat_to_unit, unit_to_lonlat
+from .sphere import EARTH_RADIUS_M, gnomonic, lonlat_to_unit, tangent_frame, unit_to_lonlat
 
-__all__ = ["overlap_footprint"]
+__all__ = ["overlap_footprint", "overlap_shapes", "project"]
 
 _MIN_DEPTH = 0.2  # keep projected points well inside the hemisphere
 
@@ -72,3 +72,67 @@ def overlap_footprint(a: Footprint, b: Footprint, lateral_m: float) -> dict[str,
     if shape.is_empty or shape.area == 0.0:
         return None
     return _to_geojson(shape, center)
+
+
+def _to_lonlat(center: np.ndarray) -> Any:
+    def inverse(xy: np.ndarray) -> np.ndarray:
+        lon, lat = unit_to_lonlat(from_plane(xy, center))
+        return np.column_stack([np.round(lon, 7), np.round(lat, 7)])
+
+    return inverse
+
+
+def overlap_shapes(
+    query: Footprint, planes: np.ndarray, radii: np.ndarray, lateral_m: float
+) -> list[dict[str, Any] | None]:
+    """Vectorised :func:`overlap_footprint` for cores already projected about ``query.center``.
+
+    ``planes`` are the candidates' cores in that gnomonic plane and ``radii`` their
+    radii (radians); the plane's unit is very nearly one radian near its centre,
+    which is all display needs.
+    """
+    center = query.center
+    _, (q_plane,) = project_one(query, center)
+    mine = shapely.buffer(q_plane, query.radius, quad_segs=8) if query.radius > 0 else q_plane
+    reach = radii + lateral_m / EARTH_RADIUS_M
+    theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=8), planes)
+    shapes = shapely.intersection(mine, theirs)
+    out: list[dict[str, Any] | None] = []
+    keep = ~shapely.is_empty(shapes) & (shapely.area(shapes) > 0)
+    lonlat = shapely.transform(shapes[keep], _to_lonlat(center)) if keep.any() else []
+    it = iter(lonlat)
+    for k in range(len(shapes)):
+        if not keep[k]:
+            out.append(None)
+            continue
+        geometry = next(it)
+        polygons = (
+            [geometry]
+            if geometry.geom_type == "Polygon"
+            else [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
+        )
+        mapped = shapely.geometry.mapping(shapely.MultiPolygon(polygons))
+        coordinates = mapped["coordinates"]
+        out.append(
+            {"type": "Polygon", "coordinates": coordinates[0]}
+            if len(coordinates) == 1
+            else {"type": "MultiPolygon", "coordinates": coordinates}
+        )
+    return out
+
+
+def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return project(np.array([fp.core]), center, 1)
+
+
+def project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    units = lonlat_to_unit(coords[:, 0], coords[:, 1])
+    east, north = tangent_frame(center)
+    depth_each = units @ center
+    depth = np.full(count, np.inf)
+    np.minimum.at(depth, index, depth_each)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = np.column_stack([units @ east, units @ north]) / depth_each[:, None]
+    return depth, shapely.transform(geoms, lambda _: xy)

@@ -33,8 +33,9 @@ import shapely
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, Footprint
-from deconflict.model import AltitudeReference, Buffers, Volume
-from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit, tangent_frame
+from deconflict.model import AltitudeBand, AltitudeReference, Buffers, TimeWindow, Volume
+from deconflict.overlap import project
+from deconflict.sphere import EARTH_RADIUS_M
 
 __all__ = [
     "REFERENCE_CODES",
@@ -54,6 +55,7 @@ REFERENCE_CODES = {
     AltitudeReference.AGL: 3,
 }
 _AGL = REFERENCE_CODES[AltitudeReference.AGL]
+_REFERENCES = {code: ref for ref, code in REFERENCE_CODES.items()}
 _UNIX = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _FOREVER = int(np.iinfo(np.int64).max)
 _MIN_DEPTH = 0.2  # projected points stay well inside the hemisphere
@@ -129,6 +131,22 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.radius)
 
+    def band(self, k: int) -> AltitudeBand:
+        """Candidate ``k``'s altitude band (SFC and UNL restored)."""
+        lower, upper = float(self.lower[k]), float(self.upper[k])
+        return AltitudeBand(
+            None if math.isinf(lower) else lower,
+            None if math.isinf(upper) else upper,
+            _REFERENCES[int(self.ref[k])],
+        )
+
+    def window(self, k: int) -> TimeWindow:
+        end = int(self.end[k])
+        return TimeWindow(
+            _UNIX + dt.timedelta(microseconds=int(self.start[k])),
+            None if end == _FOREVER else _UNIX + dt.timedelta(microseconds=end),
+        )
+
     @classmethod
     def from_packed(cls, blobs: list[bytes]) -> Candidates:
         """From blobs made by :func:`pack_volume`."""
@@ -155,19 +173,6 @@ def _intervals(
     lo = np.where(agl, lower + datum.terrain_min_m - widen, lower - widen)
     hi = np.where(agl, upper + datum.terrain_max_m + widen, upper + widen)
     return np.where(same, lower, lo), np.where(same, upper, hi)
-
-
-def _project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
-    coords, index = shapely.get_coordinates(geoms, return_index=True)
-    units = lonlat_to_unit(coords[:, 0], coords[:, 1])
-    east, north = tangent_frame(center)
-    depth_each = units @ center
-    depth = np.full(count, np.inf)
-    np.minimum.at(depth, index, depth_each)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = np.column_stack([units @ east, units @ north]) / depth_each[:, None]
-    return depth, shapely.transform(geoms, lambda _: xy)
 
 
 def screen(
@@ -203,8 +208,8 @@ def screen(
         return result
     fp = query.footprint
     center = fp.center
-    depth, planes = _project(c.cores[live], center, len(live))
-    q_depth_arr, q_plane_arr = _project(np.array([fp.core]), center, 1)
+    depth, planes = project(c.cores[live], center, len(live))
+    q_depth_arr, q_plane_arr = project(np.array([fp.core]), center, 1)
     q_depth = float(q_depth_arr[0])
     usable = (depth > _MIN_DEPTH) & (q_depth > _MIN_DEPTH)
     planar = np.full(len(live), np.inf)

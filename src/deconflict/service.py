@@ -22,7 +22,7 @@ from deconflict import engine, errors
 from deconflict.accounts import Accounts
 from deconflict.clock import Clock
 from deconflict.config import Settings
-from deconflict.conflicts import conflict_between, conflict_for_pairs
+from deconflict.conflicts import conflict_between
 from deconflict.disclosure import (
     Viewer,
     auditor_view,
@@ -103,18 +103,39 @@ class Service:
         return notice
 
     def _detect(self, tx: Transaction, notice: Notice) -> tuple[list[Conflict], dict[str, Notice]]:
-        """Filter with the index, decide with the exact screen, then load what conflicts."""
-        policy = self.settings.policy
-        found = engine.find_conflicts(tx, notice, policy)
+        """Filter with the index, decide with the exact screen, then describe what conflicts.
+
+        Other notices are read as shells (identity, audience, contact); only those the
+        caller may see in full are parsed whole.
+        """
+        found = engine.conflicts_in_store(tx, notice, self.settings.policy)
         others: dict[str, Notice] = {}
         conflicts = []
         for other_id in sorted(found):
             record = tx.notices.get(other_id)
             if record is None:
                 continue
-            other = others[other_id] = self._load(record)
-            conflicts.append(conflict_for_pairs(notice, other, found[other_id], policy))
+            others[other_id] = parse_notice(
+                record.doc,
+                notice_id=record.id,
+                party=record.party,
+                version=record.version,
+                limits=_STORED,
+                geometry=False,
+            )
+            kind, overlaps = found[other_id]
+            overlaps.sort(key=lambda o: (o.a_volume, o.b_volume))
+            conflicts.append(
+                Conflict(notice.id, notice.version, other_id, record.version, kind, tuple(overlaps))
+            )
         return conflicts, others
+
+    def _full(self, tx: Transaction, notice: Notice) -> Notice:
+        """The whole notice behind a shell."""
+        if notice.volumes:
+            return notice
+        record = tx.notices.get(notice.id)
+        return self._load(record) if record is not None else notice
 
     # --- views and disclosures ----------------------------------------------------------
 
@@ -225,6 +246,9 @@ class Service:
         status: int,
     ) -> _Outcome:
         found, others = self._detect(tx, notice) if notice.in_force else ([], {})
+        for other_id, other in others.items():
+            if sees_in_full(viewer, other):
+                others[other_id] = self._full(tx, other)
         views = [self._conflict_view(viewer, c, notice, others[c.b], "open") for c in found]
         disclosures = [
             self._disclosure(viewer, others[c.b], "conflict", v)
@@ -491,6 +515,9 @@ class Service:
         )
         with self.store.read() as tx:
             found, others = self._detect(tx, notice)
+            for other_id, other in others.items():
+                if sees_in_full(viewer, other):
+                    others[other_id] = self._full(tx, other)
         views, disclosures = [], []
         for c in found:
             other = others[c.b]
