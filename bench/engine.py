@@ -13,7 +13,7 @@ import shapely
 
 from bench.stats import summary
 from bench.workload import EPOCH, SIDES, Workload, generate
-from deconflict.clock import FixedClock
+from deconflict.accounts import hash_token
 from deconflict.config import Settings
 from deconflict.conflicts import SeparationPolicy
 from deconflict.engine import find_conflicts, volume_rows
@@ -67,6 +67,11 @@ def _rows(w: Workload, lo: int, hi: int) -> list[tuple[NoticeRecord, list[Volume
     return out
 
 
+def token(party: int) -> str:
+    """The bearer token of benchmark party ``p<party>``."""
+    return f"bench-token-p{party}"
+
+
 def _same_as_the_service(w: Workload, count: int = 200) -> None:
     """The bulk rows must equal what admission would index (checked on a sample)."""
     for record, (row,) in _rows(w, 0, count):
@@ -90,7 +95,7 @@ def load_store(path: Path, w: Workload, block: int = 20_000) -> float:
     store = SqliteStore(path)
     with store.write() as tx:
         for p in range(20):
-            tx.parties.add(Party(f"p{p}", f"Party {p}", Role.MEMBER), bytes([p]) * 32, EPOCH)
+            tx.parties.add(Party(f"p{p}", f"Party {p}", Role.MEMBER), hash_token(token(p)), EPOCH)
     for lo in range(0, len(w), block):
         with store.write() as tx:
             tx.notices.put_many(_rows(w, lo, min(len(w), lo + block)))

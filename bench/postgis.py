@@ -78,8 +78,9 @@ class PostgisTable:
     """Volumes in a PostGIS table with a GiST index on (geom, during, alt)."""
 
     QUERY = (
-        "SELECT id FROM volumes WHERE geom && $1 AND during && $2::tstzrange"
-        " AND alt && $3::numrange AND party <> $4 AND ST_Intersects(geom, $1)"
+        "WITH q AS (SELECT ST_GeomFromWKB(%(geom)s::bytea, 4326) AS g)"
+        " SELECT id FROM volumes, q WHERE geom && q.g AND during && %(during)s::tstzrange"
+        " AND alt && %(alt)s::numrange AND party <> %(party)s::int AND ST_Intersects(geom, q.g)"
     )
 
     def __init__(self, dsn: str) -> None:
@@ -118,19 +119,15 @@ class PostgisTable:
         times = np.empty(len(q))
         hits = np.empty(len(q), dtype=np.int64)
         cur = self.conn.cursor()
-        cur.execute(
-            "PREPARE probe (bytea, tstzrange, numrange, int) AS "
-            + self.QUERY.replace("$1", "ST_GeomFromWKB($1, 4326)")
-        )
         for i in range(len(q)):
-            args = (
-                polygons[i],
-                _tsrange(q.start_s[i], q.end_s[i]),
-                _range(q.alt_lo[i], q.alt_hi[i]),
-                int(q.party[i]),
-            )
+            args = {
+                "geom": polygons[i],
+                "during": _tsrange(q.start_s[i], q.end_s[i]),
+                "alt": _range(q.alt_lo[i], q.alt_hi[i]),
+                "party": int(q.party[i]),
+            }
             t0 = time.perf_counter()
-            cur.execute("EXECUTE probe (%s, %s, %s, %s)", args)
+            cur.execute(self.QUERY, args, prepare=True)
             rows = cur.fetchall()
             times[i] = time.perf_counter() - t0
             hits[i] = len(rows)
