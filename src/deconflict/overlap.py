@@ -106,18 +106,10 @@ def overlap_shapes(
             out.append(None)
             continue
         geometry = next(it)
-        polygons = (
-            [geometry]
-            if geometry.geom_type == "Polygon"
-            else [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
-        )
-        mapped = shapely.geometry.mapping(shapely.MultiPolygon(polygons))
-        coordinates = mapped["coordinates"]
-        out.append(
-            {"type": "Polygon", "coordinates": coordinates[0]}
-            if len(coordinates) == 1
-            else {"type": "MultiPolygon", "coordinates": coordinates}
-        )
+        if geometry.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
+            parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
+            geometry = shapely.MultiPolygon(parts)
+        out.append(shapely.geometry.mapping(geometry))
     return out
 
 
