@@ -124,6 +124,30 @@ def engine_times(store: SqliteStore, notices: list[Any]) -> tuple[np.ndarray, np
     return times, hits
 
 
+def breakdown(store: SqliteStore, notices: list[Any]) -> dict[str, float]:
+    """Median milliseconds per query spent in each stage of the engine query."""
+    from deconflict.engine import extents, footprint_of_core
+    from deconflict.screen import Candidates, screen
+
+    stages: dict[str, list[float]] = {"index_and_fetch": [], "unpack": [], "screen": []}
+    with store.read() as tx:
+        for notice in notices:
+            t0 = time.perf_counter()
+            rows = tx.notices.candidate_volumes(extents(notice, POLICY, pad=True))
+            rows = [r for r in rows if r[3] != notice.party]
+            t1 = time.perf_counter()
+            cands = Candidates.from_packed([r[5] for r in rows])
+            t2 = time.perf_counter()
+            screen(notice.volumes[0], cands, POLICY.airspace, POLICY.datum,
+                   lambda k: footprint_of_core(cands.cores[k], float(cands.radius[k])))
+            t3 = time.perf_counter()
+            stages["index_and_fetch"].append(t1 - t0)
+            stages["unpack"].append(t2 - t1)
+            stages["screen"].append(t3 - t2)
+    out = {k: round(float(np.median(v)) * 1e3, 4) for k, v in stages.items()}
+    return out
+
+
 def run_engine(sizes: list[int], queries: int, repeats: int, postgis: bool,
                folder: Path | None = None) -> dict[str, Any]:
     from bench import postgis as pg
@@ -145,6 +169,7 @@ def run_engine(sizes: list[int], queries: int, repeats: int, postgis: bool,
                 t, h = engine_times(store, notices)
                 runs.append(t)
                 hit_counts = h
+            stages = breakdown(store, notices)
             store.close()
             entry: dict[str, Any] = {
                 "volumes": n,
@@ -152,6 +177,7 @@ def run_engine(sizes: list[int], queries: int, repeats: int, postgis: bool,
                 "db_bytes": path.stat().st_size,
                 "ours": summary(runs),
                 "mean_hits": round(float(np.mean(hit_counts)), 1),
+                "stages_p50_ms": stages,
             }
             if postgis:
                 with pg.fresh_database(f"deconflict_bench_{n}") as dsn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,9 +39,7 @@ from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 __all__ = [
     "SeparationPolicy",
     "conflict_between",
-    "conflict_for_pairs",
     "conflict_kind",
-    "detect",
     "detect_all",
     "footprint_distance_m",
     "overlap_extent",
@@ -195,20 +193,6 @@ def _overlap(
     )
 
 
-def conflict_for_pairs(
-    a: Notice, b: Notice, pairs: Iterable[tuple[int, int]], policy: SeparationPolicy
-) -> Conflict:
-    """The conflict of ``a`` with ``b`` over volume pairs already found in conflict."""
-    kind = conflict_kind(a.kind, b.kind)
-    if kind is None:
-        raise ValueError(f"{a.kind} and {b.kind} notices never conflict")
-    buffers = policy.buffers(kind)
-    overlaps = tuple(
-        _overlap(i, j, a.volumes[i], b.volumes[j], buffers, policy.datum) for i, j in sorted(pairs)
-    )
-    return Conflict(a.id, a.version, b.id, b.version, kind, overlaps)
-
-
 def conflict_between(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:
     """The conflict between two notices, seen from ``a``, or ``None``."""
     if a.party == b.party or not (a.in_force and b.in_force):
@@ -226,16 +210,6 @@ def conflict_between(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict
     if not overlaps:
         return None
     return Conflict(a.id, a.version, b.id, b.version, kind, tuple(overlaps))
-
-
-def detect(
-    notice: Notice, candidates: Iterable[Notice], policy: SeparationPolicy
-) -> list[Conflict]:
-    """Every conflict between ``notice`` and the candidates (already prefiltered)."""
-    found = (
-        conflict_between(notice, other, policy) for other in candidates if other.id != notice.id
-    )
-    return [c for c in found if c is not None]
 
 
 def detect_all(notices: Sequence[Notice], policy: SeparationPolicy) -> list[Conflict]:
