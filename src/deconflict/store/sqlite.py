@@ -28,6 +28,8 @@ __all__ = ["SqliteStore"]
 _EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 _FAR_MINUTES = 1.0e8  # open-ended notices reach ~190 years past the epoch
 _FAR_ALT = 1.0e7
+_MMAP_BYTES = 256 * 1024 * 1024
+_CACHE_KIB = 32 * 1024
 
 
 def _ts(instant: dt.datetime) -> str:
@@ -493,6 +495,10 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
+        # Reads map the file and keep hot pages: the R*Tree and volume rows are read on
+        # every admission. Both are bounded, so memory stays bounded as the store grows.
+        conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         return conn
 
     def _migrate(self) -> None:
