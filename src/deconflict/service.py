@@ -53,7 +53,7 @@ from deconflict.volumes import parse_instant
 
 __all__ = ["Service"]
 
-_CACHE_SIZE = 200_000
+_CACHE_SIZE = 5_000  # parsed notices; each holds its full geometry
 _WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
 #: Stored notices were valid when written; limits tightened since must not hide them.
 _STORED = GeometryLimits(

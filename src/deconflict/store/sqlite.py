@@ -29,7 +29,7 @@ _EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 _FAR_MINUTES = 1.0e8  # open-ended notices reach ~190 years past the epoch
 _FAR_ALT = 1.0e7
 _MMAP_BYTES = 256 * 1024 * 1024
-_CACHE_KIB = 32 * 1024
+_CACHE_KIB = 16 * 1024
 
 
 def _ts(instant: dt.datetime) -> str:
