@@ -52,3 +52,23 @@ def test_the_served_openapi_matches_the_committed_contract(tmp_path: Path) -> No
     served = TestClient(create_app(service)).get("/openapi.json").json()
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert served == committed, "the API changed: run `deconflict openapi > docs/openapi.json`"
+
+
+def test_the_interactive_docs_work_offline(tmp_path: Path) -> None:
+    """The docs page loads its scripts and styles from this server, never from a CDN."""
+    import datetime as dt
+    import re
+
+    db = str(tmp_path / "d.db")
+    service = Service(
+        open_store(db), FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), Settings(db=db)
+    )
+    client = TestClient(create_app(service))
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert assets, "the page should reference its assets"
+    assert not re.search(r"https?://", page.text), "the docs page names a remote address"
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert client.get(asset).status_code == 200, asset

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,6 +69,8 @@ class _BodyLimit:
 
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="deconflict",
         version=__version__,
         description=(
@@ -104,6 +109,19 @@ def create_app(service: Service) -> FastAPI:
         error = errors.DeconflictError("internal error; the request was not applied")
         log.exception("unexpected error", exc_info=exc)
         return error_response(error)
+
+    # Interactive docs from the installed swagger-ui-bundle package: no CDN, works offline.
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), "docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="deconflict API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/healthz", tags=["service"], summary="Liveness and store check")
     def healthz() -> dict[str, str]:
