@@ -121,6 +121,7 @@ def create_app(service: Service) -> FastAPI:
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the web
         )
 
     @app.get("/healthz", tags=["service"], summary="Liveness and store check")
