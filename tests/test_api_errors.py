@@ -333,6 +333,7 @@ def test_a_request_without_a_token_is_401(world: World, endpoint: Endpoint) -> N
     before = world.state()
     response = _send(world, endpoint, None)
     assert_error(response, 401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert world.state() == before
 
 

@@ -26,7 +26,9 @@ def error_response(exc: errors.DeconflictError) -> JSONResponse:
     payload: dict[str, Any] = {"error": body}
     if missing is not None:
         payload["missing"] = missing
-    headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
+    headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else {}
+    if exc.http_status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if exc.http_status >= 500:
         log.error("error %s: %s", body["id"], exc.message)
     return JSONResponse(payload, status_code=exc.http_status, headers=headers)
