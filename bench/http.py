@@ -54,9 +54,14 @@ class _Server:
         fields = {}
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[key] = int(value.split()[0]) / 1024.0
-        return {"rss_mb": round(fields["VmRSS"], 1), "peak_rss_mb": round(fields["VmHWM"], 1)}
+        return {
+            "rss_mb": round(fields["VmRSS"], 1),
+            "peak_rss_mb": round(fields["VmHWM"], 1),
+            "anon_mb": round(fields["RssAnon"], 1),  # heap: Python objects, SQLite caches
+            "file_mb": round(fields["RssFile"], 1),  # mapped store pages and libraries
+        }
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -154,11 +159,17 @@ def run_rss(size: int) -> dict[str, Any]:
                               headers={"Authorization": f"Bearer {token(3)}"}) as client:
                 for i in range(len(q)):
                     client.post("/v1/notices", json=notice_body(q, i))
+                after_admissions = server.rss()
                 client.get("/v1/conflicts")
             busy = server.rss()
         finally:
             server.stop()
-    result = {"measure": "server RSS", "active_volumes": size, "idle": idle,
-              "after_300_admissions": busy}
+    result = {
+        "measure": "server RSS",
+        "active_volumes": size,
+        "idle": idle,
+        "after_300_admissions": after_admissions,
+        "after_listing_all_their_conflicts": busy,
+    }
     print(result, flush=True)
     return result
