@@ -115,20 +115,24 @@ class Service:
             record = tx.notices.get(other_id)
             if record is None:
                 continue
-            others[other_id] = parse_notice(
-                record.doc,
-                notice_id=record.id,
-                party=record.party,
-                version=record.version,
-                limits=_STORED,
-                geometry=False,
-            )
+            others[other_id] = self._shell(record)
             kind, overlaps = found[other_id]
             overlaps.sort(key=lambda o: (o.a_volume, o.b_volume))
             conflicts.append(
                 Conflict(notice.id, notice.version, other_id, record.version, kind, tuple(overlaps))
             )
         return conflicts, others
+
+    def _shell(self, record: NoticeRecord) -> Notice:
+        """A stored notice without its geometry: identity, audience and contact."""
+        return parse_notice(
+            record.doc,
+            notice_id=record.id,
+            party=record.party,
+            version=record.version,
+            limits=_STORED,
+            geometry=False,
+        )
 
     def _full(self, tx: Transaction, notice: Notice) -> Notice:
         """The whole notice behind a shell."""
@@ -478,30 +482,44 @@ class Service:
             raise errors.InvalidValue("status must be open or resolved", field="status")
         with self.store.read() as tx:
             records = tx.conflicts.of_party(viewer.party, status)
-            loaded = {}
+            mine: dict[str, Notice] = {}
+            others: dict[str, Notice] = {}
+            current: dict[tuple[str, str], Conflict] = {}
+            for r in records:  # one vectorised detection per notice of mine, not per pair
+                mine_id = r.a if r.a_party == viewer.party else r.b
+                if mine_id in mine or (stored := tx.notices.get(mine_id)) is None:
+                    continue
+                notice = mine[mine_id] = self._load(stored)
+                if notice.in_force:
+                    found, shells = self._detect(tx, notice)
+                    others.update(shells)
+                    current.update({(mine_id, c.b): c for c in found})
             for r in records:
-                for nid in (r.a, r.b):
-                    if nid not in loaded:
-                        stored = tx.notices.get(nid)
-                        if stored is not None:
-                            loaded[nid] = self._load(stored)
+                other_id = r.b if r.a_party == viewer.party else r.a
+                if other_id not in others and (stored := tx.notices.get(other_id)) is not None:
+                    others[other_id] = self._shell(stored)
+            for other_id, other in others.items():
+                if sees_in_full(viewer, other):
+                    others[other_id] = self._full(tx, other)
         views, disclosures = [], []
         for r in records:
             mine_id, other_id = (r.a, r.b) if r.a_party == viewer.party else (r.b, r.a)
-            mine, other = loaded[mine_id], loaded[other_id]
-            conflict = conflict_between(mine, other, self.settings.policy)
+            if mine_id not in mine or other_id not in others:
+                continue
+            me, other = mine[mine_id], others[other_id]
+            conflict = current.get((mine_id, other_id))
             if conflict is None:  # resolved since: show what was recorded, without overlap
                 view = {
                     "kind": r.kind,
                     "status": r.status,
-                    "notice": {"id": mine.id, "version": mine.version},
+                    "notice": {"id": me.id, "version": me.version},
                     "other": full_view(other)
                     if sees_in_full(viewer, other)
                     else minimal_view(other, None),
                     "overlap": None,
                 }
             else:
-                view = self._conflict_view(viewer, conflict, mine, other, r.status)
+                view = self._conflict_view(viewer, conflict, me, other, r.status)
             view["detected_at"] = format_instant(r.detected_at)
             views.append(view)
             disclosures.append(self._disclosure(viewer, other, "conflict", view))
