@@ -1,6 +1,7 @@
 """``python -m bench``: run the benchmarks and write JSON results and PNG plots.
 
-    python -m bench engine [--sizes 10000,100000,1000000] [--queries 2000] [--repeats 3] [--no-postgis]
+    python -m bench engine [--sizes 10000,100000,1000000] [--queries 2000] [--repeats 3]
+                           [--no-postgis]
     python -m bench http   [--size 100000] [--clients 16] [--seconds 20]
     python -m bench rss    [--size 1000000]
     python -m bench plot

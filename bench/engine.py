@@ -18,12 +18,11 @@ from deconflict.config import Settings
 from deconflict.conflicts import SeparationPolicy
 from deconflict.engine import find_conflicts, volume_rows
 from deconflict.geometry import BBox
-from deconflict.model import Party, Role
+from deconflict.model import AltitudeReference, Party, Role
 from deconflict.notices import parse_notice
 from deconflict.screen import _HEADER, REFERENCE_CODES, to_micros
 from deconflict.sphere import arc_latitude_range, lonlat_to_unit
 from deconflict.store import Extent, NoticeRecord, SqliteStore, VolumeRow
-from deconflict.model import AltitudeReference
 
 __all__ = ["load_store", "notice_body", "run_engine"]
 
@@ -139,7 +138,7 @@ def breakdown(store: SqliteStore, notices: list[Any]) -> dict[str, float]:
             cands = Candidates.from_packed([r[5] for r in rows])
             t2 = time.perf_counter()
             screen(notice.volumes[0], cands, POLICY.airspace, POLICY.datum,
-                   lambda k: footprint_of_core(cands.cores[k], float(cands.radius[k])))
+                   lambda k, c=cands: footprint_of_core(c.cores[k], float(c.radius[k])))
             t3 = time.perf_counter()
             stages["index_and_fetch"].append(t1 - t0)
             stages["unpack"].append(t2 - t1)
