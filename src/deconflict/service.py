@@ -476,12 +476,26 @@ class Service:
         self._record(disclosures)
         return views
 
-    def conflicts(self, viewer: Viewer, status: str | None = "open") -> list[dict[str, Any]]:
-        """The conflicts involving the caller's notices, each seen from the caller's side."""
+    def conflicts(
+        self,
+        viewer: Viewer,
+        status: str | None = "open",
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of the conflicts involving the caller's notices, seen from its side.
+
+        Returns the total count and the page, oldest first; only the page is disclosed.
+        """
         if status not in ("open", "resolved", None):
             raise errors.InvalidValue("status must be open or resolved", field="status")
+        if limit < 1 or offset < 0:
+            raise errors.InvalidValue(
+                "limit must be positive and offset not negative", field="limit"
+            )
         with self.store.read() as tx:
-            records = tx.conflicts.of_party(viewer.party, status)
+            every = tx.conflicts.of_party(viewer.party, status)
+            records = every[offset : offset + limit]
             mine: dict[str, Notice] = {}
             others: dict[str, Notice] = {}
             current: dict[tuple[str, str], Conflict] = {}
@@ -524,7 +538,7 @@ class Service:
             views.append(view)
             disclosures.append(self._disclosure(viewer, other, "conflict", view))
         self._record(disclosures)
-        return views
+        return len(every), views
 
     def check(self, viewer: Viewer, body: Any) -> dict[str, Any]:
         """What-if: the conflicts a notice would have. Nothing is stored."""

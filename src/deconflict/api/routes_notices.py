@@ -105,9 +105,14 @@ async def conflicts(
     request: Request,
     caller: Caller,
     status: Annotated[str, Query(pattern="^(open|resolved|all)$")] = "open",
-) -> list[dict[str, Any]]:
+    limit: Annotated[int, Query(ge=1, le=10_000, description="page size")] = 1000,
+    offset: Annotated[int, Query(ge=0, description="conflicts to skip")] = 0,
+) -> JSONResponse:
     wanted = None if status == "all" else status
-    return await run_in_threadpool(service_of(request).conflicts, caller, wanted)
+    total, page = await run_in_threadpool(
+        service_of(request).conflicts, caller, wanted, limit, offset
+    )
+    return JSONResponse(page, headers={"X-Total-Count": str(total)})
 
 
 @router.post(
