@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import oracle
+from deconflict import errors
 from deconflict.conflicts import SeparationPolicy, detect_all
 from deconflict.geometry import TOLERANCE_M, footprint_from_geojson
 from deconflict.model import (
@@ -261,8 +262,7 @@ def touching(draw: st.DrawFn) -> tuple[Shape, Shape, bool]:
     k = draw(st.integers(0, len(ring) - 2))
     p, q = ring[k], ring[k + 1]
     mid = oracle.along(p, q, np.array([0.5]))[0]
-    outward = math.atan2(*(np.array(destination(mid[0], mid[1], 0, 1)) - np.array(mid))[::-1])
-    del outward  # the apex direction is found below by testing, not by trig
+    # The apex goes the first way, of 16, that leaves the polygon.
     for az in np.linspace(0, 2 * math.pi, 16, endpoint=False):
         apex = destination(float(mid[0]), float(mid[1]), float(az), size)
         if not oracle.inside(a.oracle, np.array([apex[0]]), np.array([apex[1]]))[0]:
@@ -285,7 +285,7 @@ def test_touching_footprints_conflict(shapes_: tuple[Shape, Shape, bool]) -> Non
     w1 = TimeWindow(T0, T0 + dt.timedelta(hours=1))
     try:
         fb = footprint_from_geojson(b.geojson)
-    except Exception:  # a degenerate sliver triangle: nothing to test
+    except errors.InvalidInput:  # a degenerate sliver triangle: nothing to test
         return
     na = Notice(
         "a", "A", NoticeKind.OPERATION, (Volume(footprint_from_geojson(a.geojson), band, w1),)

@@ -39,6 +39,12 @@ def _check_id(value: Any, field_name: str) -> str:
     return value
 
 
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise errors.InvalidValue("name is a non-empty string of at most 200", field="name")
+    return value.strip()
+
+
 def _require_admin(viewer: Viewer | None) -> None:
     if viewer is not None and viewer.role is not Role.ADMIN:
         raise errors.Forbidden("only an admin may do this")
@@ -81,8 +87,7 @@ class Accounts:
         """Create a party; returns its public record and its token (shown only now)."""
         _require_admin(viewer)
         party_id = _check_id(party_id, "id")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise errors.InvalidValue("name is a non-empty string of at most 200", field="name")
+        name = _check_name(name)
         try:
             role = Role(role)
         except ValueError:
@@ -92,7 +97,7 @@ class Accounts:
         if contact is not None and (not isinstance(contact, str) or len(contact) > 500):
             raise errors.InvalidValue("contact is a string of at most 500", field="contact")
         token = new_token()
-        party = Party(party_id, name.strip(), role, contact)
+        party = Party(party_id, name, role, contact)
         with self._store.write() as tx:
             if tx.parties.get(party_id) is not None:
                 raise errors.Conflict(f"party {party_id!r} already exists", field="id")
@@ -109,8 +114,7 @@ class Accounts:
     ) -> dict[str, Any]:
         _require_admin(viewer)
         channel_id = _check_id(channel_id, "id")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise errors.InvalidValue("name is a non-empty string of at most 200", field="name")
+        name = _check_name(name)
         if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
             raise errors.WrongType("members is a list of party ids", field="members")
         by = viewer.party if viewer else "operator"
@@ -121,10 +125,10 @@ class Accounts:
             for i, member in enumerate(members):
                 if tx.parties.get(member) is None:
                     raise errors.InvalidValue(f"no party {member!r}", field=f"members[{i}]")
-            tx.channels.add(Channel(channel_id, name.strip()), now)
+            tx.channels.add(Channel(channel_id, name), now)
             for member in members:
                 tx.channels.join(channel_id, member, now, by)
-            channel = tx.channels.get(channel_id) or Channel(channel_id, name.strip())
+            channel = tx.channels.get(channel_id) or Channel(channel_id, name)
         return _channel_json(channel)
 
     def change_membership(

@@ -41,7 +41,6 @@ __all__ = [
     "REFERENCE_CODES",
     "SHAPE_CODES",
     "Candidates",
-    "core_geometry",
     "pack_volume",
     "screen",
     "to_micros",
@@ -70,11 +69,6 @@ def to_micros(instant: dt.datetime | None) -> int:
     if instant is None:
         return _FOREVER
     return (instant - _UNIX) // dt.timedelta(microseconds=1)
-
-
-def core_geometry(fp: Footprint) -> Any:
-    """The footprint's core as a lon/lat shapely geometry (its radius is kept apart)."""
-    return fp.core
 
 
 def _band_columns(volume: Volume) -> dict[str, Any]:
