@@ -15,6 +15,7 @@ from typing import Any
 from deconflict import errors
 from deconflict.clock import Clock
 from deconflict.disclosure import Viewer
+from deconflict.ledger.log import Ledger
 from deconflict.model import Channel, Party, Role
 from deconflict.store import Store
 
@@ -50,6 +51,10 @@ def _require_admin(viewer: Viewer | None) -> None:
         raise errors.Forbidden("only an admin may do this")
 
 
+def _by(viewer: Viewer | None) -> str:
+    return viewer.party if viewer else "operator"
+
+
 def _party_json(party: Party) -> dict[str, Any]:
     return {"id": party.id, "name": party.name, "role": party.role.value}
 
@@ -61,9 +66,10 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
 class Accounts:
     """Use cases on parties and channels. ``viewer=None`` means the local operator (CLI)."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, ledger: Ledger) -> None:
         self._store = store
         self._clock = clock
+        self._ledger = ledger
 
     def authenticate(self, token: str | None) -> Viewer:
         if not token:
@@ -98,10 +104,11 @@ class Accounts:
             raise errors.InvalidValue("contact is a string of at most 500", field="contact")
         token = new_token()
         party = Party(party_id, name, role, contact)
-        with self._store.write() as tx:
+        with self._ledger.write() as tx:
             if tx.parties.get(party_id) is not None:
                 raise errors.Conflict(f"party {party_id!r} already exists", field="id")
             tx.parties.add(party, hash_token(token), self._clock.now())
+            self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
         return _party_json(party), token
 
     def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:
@@ -117,9 +124,9 @@ class Accounts:
         name = _check_name(name)
         if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
             raise errors.WrongType("members is a list of party ids", field="members")
-        by = viewer.party if viewer else "operator"
+        by = _by(viewer)
         now = self._clock.now()
-        with self._store.write() as tx:
+        with self._ledger.write() as tx:
             if tx.channels.get(channel_id) is not None:
                 raise errors.Conflict(f"channel {channel_id!r} already exists", field="id")
             for i, member in enumerate(members):
@@ -129,6 +136,7 @@ class Accounts:
             for member in members:
                 tx.channels.join(channel_id, member, now, by)
             channel = tx.channels.get(channel_id) or Channel(channel_id, name)
+            self._ledger.log(tx, "channel.add", {"by": by, **_channel_json(channel)})
         return _channel_json(channel)
 
     def change_membership(
@@ -137,17 +145,23 @@ class Accounts:
         _require_admin(viewer)
         if not isinstance(party_id, str):
             raise errors.WrongType("party is a party id", field="party")
-        by = viewer.party if viewer else "operator"
-        with self._store.write() as tx:
+        by = _by(viewer)
+        with self._ledger.write() as tx:
             before = tx.channels.get(channel_id)
             if before is None:
                 raise errors.NotFound(f"no channel {channel_id!r}")
             if tx.parties.get(party_id) is None:
                 raise errors.InvalidValue(f"no party {party_id!r}", field="party")
             if join:
-                tx.channels.join(channel_id, party_id, self._clock.now(), by)
+                changed = tx.channels.join(channel_id, party_id, self._clock.now(), by)
             else:
-                tx.channels.leave(channel_id, party_id, self._clock.now(), by)
+                changed = tx.channels.leave(channel_id, party_id, self._clock.now(), by)
+            if changed:
+                self._ledger.log(
+                    tx,
+                    "channel.join" if join else "channel.leave",
+                    {"by": by, "channel": channel_id, "party": party_id},
+                )
             channel = tx.channels.get(channel_id) or before
         return _channel_json(channel)
 

@@ -34,6 +34,11 @@ class Settings:
     identify_per_minute: int = 60
     #: Largest tolerance an identification may ask for.
     max_identify_tolerance_m: float = 10_000.0
+    #: The ledger's origin line and key name, used when the key is made on first start;
+    #: empty picks ``deconflict.local/<random>``.
+    ledger_origin: str = ""
+    #: How often the newest checkpoint is published at ``/ledger/checkpoint``.
+    checkpoint_interval_s: float = 1.0
 
 
 _ENV = "DECONFLICT_"
@@ -52,6 +57,8 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "max_body_bytes": settings.max_body_bytes,
         "identify_per_minute": settings.identify_per_minute,
         "max_identify_tolerance_m": settings.max_identify_tolerance_m,
+        "ledger_origin": settings.ledger_origin,
+        "checkpoint_interval_s": settings.checkpoint_interval_s,
         "airspace_lateral_m": p.airspace.lateral_m,
         "airspace_vertical_m": p.airspace.vertical_m,
         "airspace_time_s": p.airspace.time_s,
@@ -103,7 +110,16 @@ def _build(values: dict[str, Any]) -> Settings:
         max_body_bytes=int(v["max_body_bytes"]),
         identify_per_minute=int(v["identify_per_minute"]),
         max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
+        ledger_origin=str(v["ledger_origin"]),
+        checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
     )
+
+
+def _positive(value: Any, name: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"{name} must be positive")
+    return number
 
 
 def load_settings(

@@ -19,7 +19,9 @@ the exit status the CLI ends with, so one handler renders them everywhere::
     │   ├── StaleVersion
     │   └── AwarenessMissing
     ├── PayloadTooLarge            413
-    └── RateLimited                429
+    ├── RateLimited                429
+    ├── VerificationFailed         422  a proof, signature or audit did not check out (exit 1)
+    └── StoreCorrupt               500  the store contradicts itself
 """
 
 from __future__ import annotations
@@ -49,11 +51,13 @@ __all__ = [
     "RingTooShort",
     "SelfIntersection",
     "StaleVersion",
+    "StoreCorrupt",
     "TimeInverted",
     "TooManyVertices",
     "Unauthenticated",
     "UnknownAltitudeReference",
     "UnsupportedGeometry",
+    "VerificationFailed",
     "WaypointTimesNotIncreasing",
     "WrongType",
 ]
@@ -216,3 +220,15 @@ class RateLimited(DeconflictError):
     code = "rate_limited"
     http_status = 429
     exit_code = 7
+
+
+class VerificationFailed(DeconflictError):
+    code = "verification_failed"
+    http_status = 422
+    exit_code = 1
+
+
+class StoreCorrupt(DeconflictError):
+    code = "store_corrupt"
+    http_status = 500
+    exit_code = 3

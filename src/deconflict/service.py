@@ -34,6 +34,8 @@ from deconflict.disclosure import (
 )
 from deconflict.geometry import BBox, GeometryLimits, circle
 from deconflict.interchange import conflict_to_json, format_instant
+from deconflict.ledger.entries import disclosure_item, notice_entry
+from deconflict.ledger.log import Ledger
 from deconflict.model import (
     AltitudeBand,
     AltitudeReference,
@@ -80,7 +82,8 @@ class Service:
         self.store = store
         self.clock = clock
         self.settings = settings
-        self.accounts = Accounts(store, clock)
+        self.ledger = Ledger(store, clock, settings.ledger_origin)
+        self.accounts = Accounts(store, clock, self.ledger)
         self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], Notice] = OrderedDict()
 
@@ -175,10 +178,37 @@ class Service:
             view=view,
         )
 
+    def _disclose(self, tx: Transaction, disclosures: Sequence[DisclosureRecord]) -> None:
+        """Store disclosures, each answer to each party logged as one ledger entry."""
+        groups: dict[tuple[str, str], list[DisclosureRecord]] = {}
+        for d in disclosures:
+            groups.setdefault((d.recipient, d.reason), []).append(d)
+        logged = self.ledger.log_many(
+            tx,
+            [
+                (
+                    "disclosure",
+                    {
+                        "recipient": recipient,
+                        "reason": reason,
+                        "items": [disclosure_item(d) for d in items],
+                    },
+                )
+                for (recipient, reason), items in groups.items()
+            ],
+        )
+        tx.disclosures.record(
+            [
+                replace(d, ledger_idx=entry.index)
+                for entry, items in zip(logged, groups.values(), strict=True)
+                for d in items
+            ]
+        )
+
     def _record(self, disclosures: Sequence[DisclosureRecord]) -> None:
         if disclosures:
-            with self.store.write() as tx:
-                tx.disclosures.record(disclosures)
+            with self.ledger.write() as tx:
+                self._disclose(tx, disclosures)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -264,7 +294,7 @@ class Service:
             if awareness.seen.get(c.b) != c.b_version
         ]
         if awareness.strict and missing:
-            tx.disclosures.record(disclosures)
+            self._disclose(tx, disclosures)
             error = errors.AwarenessMissing(
                 f"{len(missing)} conflicting notice(s) missing from aware_of", field="aware_of"
             )
@@ -281,15 +311,17 @@ class Service:
             created,
             now,
         )
+        logged = self.ledger.log(tx, "notice", notice_entry(record))
         tx.notices.put(
-            record,
+            replace(record, ledger_idx=logged.index),
             engine.volume_rows(notice, self.settings.policy) if notice.in_force else [],
         )
         self._save_conflicts(tx, notice, found, others)
-        tx.disclosures.record(disclosures)
+        self._disclose(tx, disclosures)
         body = {
             "notice": full_view(notice, created, now),
             "conflicts": views,
+            "receipt": self.ledger.receipt(tx, logged),
         }
         return _Outcome(status, body)
 
@@ -308,7 +340,7 @@ class Service:
         fingerprint = hashlib.sha256(
             json.dumps(request, sort_keys=True, default=str).encode("utf-8")
         ).hexdigest()
-        with self.store.write() as tx:
+        with self.ledger.write() as tx:
             if key is not None:
                 replay = tx.idempotency.get(viewer.party, key)
                 if replay is not None:

@@ -10,9 +10,13 @@ from deconflict.geometry import BBox
 from deconflict.model import Party
 
 __all__ = [
+    "AckRecord",
+    "CheckpointRecord",
     "ConflictRecord",
+    "CosignatureRecord",
     "DisclosureRecord",
     "Extent",
+    "LedgerEntry",
     "NoticeRecord",
     "PartyRecord",
     "VolumeRow",
@@ -38,6 +42,8 @@ class NoticeRecord:
     doc: dict[str, Any]
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: The ledger entry that logged this version.
+    ledger_idx: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,25 @@ class DisclosureRecord:
     reason: str
     level: str
     view: dict[str, Any]
+    #: The ledger entry that logged this disclosure.
+    ledger_idx: int | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One leaf of the ledger and the private record behind it.
+
+    ``entry`` = SHA-256(``salt`` ‖ ``record``) is what the tree commits to; the
+    record (canonical JSON) and the salt are kept private and handed to whoever
+    needs to prove the entry.
+    """
+
+    index: int
+    type: str
+    at: dt.datetime
+    entry: bytes
+    salt: bytes
+    record: bytes
 
 
 @dataclass(frozen=True)
@@ -101,3 +126,36 @@ class VolumeRow:
 
 #: The columns of a candidate volume, as the store returns them.
 VOLUME_HIT_COLUMNS = ("id", "notice_id", "idx", "party", "kind", "packed")
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed checkpoint (the note, verbatim) and when it was signed and published."""
+
+    size: int
+    note: str
+    at: dt.datetime
+    published_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CosignatureRecord:
+    """A party's cosignature of the checkpoint of ``size``: it had seen that much by then."""
+
+    party: str
+    size: int
+    timestamp: int
+    line: str
+    at: dt.datetime
+    ledger_idx: int
+
+
+@dataclass(frozen=True)
+class AckRecord:
+    """A party's acknowledgement of one notice version."""
+
+    notice_id: str
+    version: int
+    party: str
+    at: dt.datetime
+    ledger_idx: int

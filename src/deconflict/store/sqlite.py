@@ -22,6 +22,7 @@ from typing import Any
 from deconflict.model import Channel, Party, Role
 
 from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
+from .sqlite_ledger import SqliteLedger
 
 __all__ = ["SqliteStore"]
 
@@ -199,9 +200,16 @@ class _Notices:
             ),
         )
         self._c.execute(
-            "INSERT INTO notice_versions (notice_id, version, state, doc, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (record.id, record.version, record.state, doc, _ts(record.updated_at)),
+            "INSERT INTO notice_versions (notice_id, version, state, doc, at, ledger_idx)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.version,
+                record.state,
+                doc,
+                _ts(record.updated_at),
+                record.ledger_idx,
+            ),
         )
         self._unindex(record.id)
         self._index(record, volumes)
@@ -226,9 +234,12 @@ class _Notices:
             ],
         )
         self._c.executemany(
-            "INSERT INTO notice_versions (notice_id, version, state, doc, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(r.id, r.version, r.state, _dump(r.doc), _ts(r.updated_at)) for r, _ in items],
+            "INSERT INTO notice_versions (notice_id, version, state, doc, at, ledger_idx)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.id, r.version, r.state, _dump(r.doc), _ts(r.updated_at), r.ledger_idx)
+                for r, _ in items
+            ],
         )
         for record, volumes in items:
             self._index(record, volumes)
@@ -288,6 +299,7 @@ class _Notices:
                 doc=json.loads(r["doc"]),
                 created_at=current.created_at,
                 updated_at=_instant(r["at"]),
+                ledger_idx=r["ledger_idx"],
             )
             for r in rows
         ]
@@ -384,7 +396,7 @@ class _Disclosures:
     def record(self, items: Sequence[DisclosureRecord]) -> None:
         self._c.executemany(
             "INSERT INTO disclosures (at, recipient, owner, notice_id, notice_version, reason,"
-            " level, view) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " level, view, ledger_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     _ts(d.at),
@@ -395,6 +407,7 @@ class _Disclosures:
                     d.reason,
                     d.level,
                     _dump(d.view),
+                    d.ledger_idx,
                 )
                 for d in items
             ],
@@ -424,6 +437,7 @@ class _Disclosures:
                 r["reason"],
                 r["level"],
                 json.loads(r["view"]),
+                r["ledger_idx"],
             )
             for r in rows
         ]
@@ -464,6 +478,7 @@ class _Tx:
         self.conflicts = _Conflicts(conn)
         self.disclosures = _Disclosures(conn)
         self.idempotency = _Idempotency(conn)
+        self.ledger = SqliteLedger(conn)
 
 
 def _migrations() -> list[tuple[int, str]]:

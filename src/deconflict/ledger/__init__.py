@@ -1,0 +1,1 @@
+"""The verifiable ledger: Merkle log, signed notes, the store-backed log, offline checks."""
