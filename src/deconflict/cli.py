@@ -157,6 +157,90 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(values: list[str] | None, field: str) -> list[Any]:
+    """Verifier keys given as strings or as files holding one per line."""
+    from deconflict.ledger.note import Verifier
+
+    keys = []
+    for value in values or []:
+        path = Path(value)
+        lines = path.read_text(encoding="utf-8").split() if path.is_file() else [value]
+        for line in lines:
+            try:
+                keys.append(Verifier.parse(line))
+            except errors.DeconflictError as exc:
+                raise errors.InvalidValue(exc.message, field=field) from None
+    return keys
+
+
+def _existing_store(url: str) -> Any:
+    from deconflict.store import open_store
+
+    path = url.removeprefix("sqlite:///")
+    if "://" not in path and not Path(path).is_file():
+        raise errors.NotFound(f"no store at {path}", field="--db")
+    return open_store(url)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from deconflict.ledger import verify
+
+    keys = _keys(args.key, "--key")
+    cosigners = _keys(args.cosigner, "--cosigner")
+    if not (args.files or args.db or args.tiles):
+        raise errors.MissingField("give FILEs, --db or --tiles to verify", field="FILE")
+    if (args.files or args.tiles) and not keys:
+        raise errors.MissingField("the log's verifier key is required", field="--key")
+    report = verify.Report()
+    for name in args.files:
+        report.merge(verify.check_file(Path(name), keys, cosigners))
+    if args.tiles:
+        report.merge(verify.audit_tiles(Path(args.tiles), keys))
+    if args.db:
+        store = _existing_store(args.db)
+        try:
+            report.merge(verify.audit_store(store, keys or None))
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.checked:
+            print(f"ok    {line}")
+        for line in report.problems:
+            print(f"FAIL  {line}")
+        print("verified" if report.ok else f"{len(report.problems)} problem(s)")
+    return 0 if report.ok else errors.VerificationFailed.exit_code
+
+
+def _ledger_dump(args: argparse.Namespace) -> int:
+    from deconflict.ledger.verify import dump_tiles
+
+    store = _existing_store(args.db)
+    try:
+        size = dump_tiles(store, Path(args.out))
+    finally:
+        store.close()
+    print(f"wrote the checkpoint of size {size}, its tiles and entry bundles to {args.out}")
+    return 0
+
+
+def _ledger_key(args: argparse.Namespace) -> int:
+    from deconflict.ledger.note import Signer
+
+    store = _existing_store(args.db)
+    try:
+        with store.read() as tx:
+            keys = tx.ledger.signing_keys()
+    finally:
+        store.close()
+    if not keys:
+        raise errors.NotFound("the store has no ledger key yet", field="--db")
+    for private_key, _, _ in keys:
+        print(Signer.parse(private_key).vkey)
+    return 0
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0.0 or value == float("inf"):
@@ -244,6 +328,43 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--db", help="where to create the demo store (default: a temp folder)")
     demo.set_defaults(run=_demo)
+
+    verify = commands.add_parser(
+        "verify", help="check receipts, checkpoints, proofs, a tile dump or a whole store, offline"
+    )
+    verify.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="a receipt or a write's answer (JSON), a consistency proof (JSON), or a checkpoint",
+    )
+    verify.add_argument(
+        "--key",
+        action="append",
+        metavar="VKEY",
+        help="the log's verifier key, or a file holding it (repeatable)",
+    )
+    verify.add_argument(
+        "--cosigner",
+        action="append",
+        metavar="VKEY",
+        help="a cosigner's verifier key whose cosignatures on a checkpoint must verify",
+    )
+    verify.add_argument("--db", metavar="URL", help="audit this whole store")
+    verify.add_argument("--tiles", metavar="DIR", help="audit a tile dump (C2SP tlog-tiles)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=_verify)
+
+    ledger = commands.add_parser("ledger", help="export the ledger").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    dump = ledger.add_parser("dump", help="write the newest checkpoint, tiles and entry bundles")
+    dump.add_argument("--out", required=True, metavar="DIR")
+    _db_args(dump)
+    dump.set_defaults(run=_ledger_dump)
+    key = ledger.add_parser("key", help="print the ledger's verifier key(s)")
+    _db_args(key)
+    key.set_defaults(run=_ledger_key)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

@@ -20,6 +20,7 @@ from typing import Any
 
 from deconflict import engine, errors
 from deconflict.accounts import Accounts
+from deconflict.acknowledgements import Acknowledgements
 from deconflict.clock import Clock
 from deconflict.config import Settings
 from deconflict.conflicts import conflict_between
@@ -84,6 +85,7 @@ class Service:
         self.settings = settings
         self.ledger = Ledger(store, clock, settings.ledger_origin)
         self.accounts = Accounts(store, clock, self.ledger)
+        self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
         self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], Notice] = OrderedDict()
 
@@ -458,9 +460,15 @@ class Service:
                 for c in tx.conflicts.involving(notice_id)
                 if viewer.party in (c.a_party, c.b_party)
             ]
+            acks = tx.ledger.acks(notice_id) if viewer.party == record.party else []
         if sees_in_full(viewer, notice):
             view = full_view(notice, record.created_at, record.updated_at)
             reason = "read"
+            if viewer.party == record.party:
+                view["acks"] = [
+                    {"party": a.party, "version": a.version, "at": format_instant(a.at)}
+                    for a in acks
+                ]
         elif viewer.role is Role.AUDITOR:
             view, reason = auditor_view(notice), "metadata"
         elif related:
@@ -698,6 +706,7 @@ class Service:
                 "notice_version": d.notice_version,
                 "reason": d.reason,
                 "level": d.level,
+                "ledger_index": d.ledger_idx,
             }
             | ({"view": d.view} if show_view else {})
             for d in rows

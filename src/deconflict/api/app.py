@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
@@ -12,11 +15,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict import __version__, errors
-from deconflict.api import routes_accounts, routes_notices, schemas
+from deconflict.api import routes_accounts, routes_ledger, routes_notices, schemas
 from deconflict.api.rendering import error_response
 from deconflict.service import Service
 
@@ -67,8 +71,29 @@ class _BodyLimit:
         await self.app(scope, limited, send)
 
 
+async def _publish_checkpoints(service: Service) -> None:
+    """Publish the newest signed checkpoint every ``checkpoint_interval_s``."""
+    while True:
+        await asyncio.sleep(service.settings.checkpoint_interval_s)
+        try:
+            await run_in_threadpool(service.ledger.publish_if_new)
+        except Exception:  # the next round retries; serving goes on meanwhile
+            log.exception("publishing a checkpoint failed")
+
+
 def create_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_publish_checkpoints(service))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
+        lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         title="deconflict",
@@ -147,5 +172,7 @@ def create_app(service: Service) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(routes_notices.router)
     app.include_router(routes_accounts.router)
+    app.include_router(routes_ledger.router)
+    app.include_router(routes_ledger.public)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
     return app

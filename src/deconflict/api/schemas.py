@@ -165,6 +165,40 @@ ERROR: dict[str, Any] = {
         "missing": {"type": "array", "items": {"type": "object"}},
     },
 }
+KEY_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["vkey"],
+    "properties": {
+        "vkey": {
+            "type": "string",
+            "description": "Ed25519 cosigning key as a vkey of type 0x04: name+keyid+base64",
+        }
+    },
+}
+COSIGN_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["checkpoint", "cosignature"],
+    "properties": {
+        "checkpoint": {"type": "string", "description": "the checkpoint, signed or not"},
+        "cosignature": {"type": "string", "description": "the C2SP cosignature line"},
+    },
+}
+ACK_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["version"],
+    "properties": {"version": {"type": "integer", "minimum": 1}},
+}
+RECEIPT: dict[str, Any] = {
+    "type": "object",
+    "required": ["index", "tlog_proof", "entry", "record", "salt"],
+    "properties": {
+        "index": {"type": "integer"},
+        "tlog_proof": {"type": "string", "description": "C2SP tlog-proof text"},
+        "entry": {"type": "string", "description": "base64 leaf bytes: SHA-256(salt ‖ record)"},
+        "record": {"type": "object", "description": "the record, RFC 8785 canonical"},
+        "salt": {"type": "string", "description": "base64"},
+    },
+}
 OBJECT: dict[str, Any] = {"type": "object"}
 LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
@@ -185,6 +219,10 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "PartyBody": PARTY_BODY,
     "ChannelBody": CHANNEL_BODY,
     "MemberBody": MEMBER_BODY,
+    "KeyBody": KEY_BODY,
+    "CosignBody": COSIGN_BODY,
+    "AckBody": ACK_BODY,
+    "Receipt": RECEIPT,
     "Error": ERROR,
 }
 _NAMES = {id(schema): name for name, schema in COMPONENTS.items()}

@@ -75,7 +75,7 @@ class Ledger:
         self._store = store
         self._clock = clock
         with store.write() as tx:
-            keys = tx.ledger.keys()
+            keys = tx.ledger.signing_keys()
             if keys:
                 self.signer = Signer.parse(keys[-1][0])
             else:
@@ -170,6 +170,16 @@ class Ledger:
         """Publish the newest checkpoint (the one served at ``/ledger/checkpoint``)."""
         with self._store.write() as tx:
             return self._publish(tx).note
+
+    def publish_if_new(self) -> bool:
+        """Publish the newest checkpoint if it is not yet; True if one was published."""
+        with self._store.read() as tx:
+            latest = tx.ledger.latest_checkpoint()
+            published = tx.ledger.latest_checkpoint(published=True)
+        if latest is not None and published is not None and latest.size == published.size:
+            return False
+        self.publish()
+        return True
 
     def published(self) -> str:
         with self._store.read() as tx:

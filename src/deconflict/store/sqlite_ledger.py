@@ -37,14 +37,19 @@ def _checkpoint(row: sqlite3.Row | None) -> CheckpointRecord | None:
     )
 
 
+def _blob(value: bytes | str) -> bytes:
+    """A blob column; text put there by hand is read as its UTF-8 bytes."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
 def _entry(row: sqlite3.Row) -> LedgerEntry:
     return LedgerEntry(
         row["idx"],
         row["type"],
         _instant(row["at"]),
-        bytes(row["entry"]),
-        bytes(row["salt"]),
-        bytes(row["record"]),
+        _blob(row["entry"]),
+        _blob(row["salt"]),
+        _blob(row["record"]),
     )
 
 
@@ -54,7 +59,7 @@ class SqliteLedger:
 
     # --- keys -----------------------------------------------------------------------------
 
-    def keys(self) -> list[tuple[str, dt.datetime, dt.datetime | None]]:
+    def signing_keys(self) -> list[tuple[str, dt.datetime, dt.datetime | None]]:
         """``(private key, created, retired)`` of every signing key, oldest first."""
         rows = self._c.execute(
             "SELECT private_key, created_at, retired_at FROM ledger_keys ORDER BY created_at"
@@ -78,7 +83,7 @@ class SqliteLedger:
         row = self._c.execute(
             "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, idx)
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else _blob(row[0])
 
     def nodes(self, level: int, start: int, end: int) -> list[bytes]:
         """Complete nodes ``start <= idx < end`` at ``level``, in order (stops at a gap)."""
@@ -91,7 +96,7 @@ class SqliteLedger:
         for expected, row in enumerate(rows, start):
             if row[0] != expected:
                 break
-            out.append(bytes(row[1]))
+            out.append(_blob(row[1]))
         return out
 
     def append(
