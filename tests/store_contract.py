@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from deconflict.geometry import BBox
+from deconflict.ledger import merkle
 from deconflict.model import Channel, Party, Role
 from deconflict.store import (
     ConflictRecord,
@@ -22,6 +24,7 @@ from deconflict.store import (
     Store,
     VolumeRow,
 )
+from deconflict.store.records import AckRecord, CosignatureRecord, LedgerEntry
 
 T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -241,3 +244,103 @@ class StoreContract:
             assert tx.notices.get("n1") is not None
             assert [r.id for r in tx.notices.candidates([_extent(0, 0, 1, 1)])] == ["n1"]
         again.close()
+
+    # --- the ledger --------------------------------------------------------------------------
+
+    def _append(self, store: Store, count: int) -> merkle.MemoryTree:
+        """Append ``count`` entries, each in its own transaction, as the service does."""
+        tree = merkle.MemoryTree()
+        for i in range(count):
+            with store.write() as tx:
+                size = tx.ledger.size()
+                entry = bytes([i % 256]) * 32
+                row = LedgerEntry(size, "test", T0, entry, b"s" * 32, b'{"i":%d}' % i)
+                leaf = merkle.leaf_hash(entry)
+
+                def node(level: int, index: int, tx: object = tx) -> bytes:
+                    value = tx.ledger.node(level, index)  # type: ignore[attr-defined]
+                    assert value is not None
+                    return bytes(value)
+
+                tx.ledger.append([row], merkle.append_nodes(size, [leaf], node))
+            tree.append(leaf)
+        return tree
+
+    def test_ledger_entries_and_nodes_build_the_tree(self, store: Store) -> None:
+        tree = self._append(store, 37)
+        with store.read() as tx:
+            assert tx.ledger.size() == 37
+            assert [e.index for e in tx.ledger.entries(30, 40)] == list(range(30, 37))
+            entry = tx.ledger.entries(5, 6)[0]
+            assert (entry.type, entry.record, entry.salt) == ("test", b'{"i":5}', b"s" * 32)
+            assert tx.ledger.nodes(0, 0, 37) == tree.level(0)
+            assert tx.ledger.nodes(3, 0, 10) == tree.level(3)  # four complete 8-leaf nodes
+            assert tx.ledger.node(5, 1) is None  # 64 leaves are not there yet
+
+            def node(level: int, index: int) -> bytes:
+                value = tx.ledger.node(level, index)
+                assert value is not None
+                return value
+
+            assert merkle.root_from_nodes(37, node) == tree.root()
+
+    def test_a_rolled_back_append_leaves_no_entry(self, store: Store) -> None:
+        self._append(store, 3)
+        with pytest.raises(RuntimeError), store.write() as tx:
+            row = LedgerEntry(3, "test", T0, b"x" * 32, b"s", b"{}")
+            tx.ledger.append([row], [(0, 3, merkle.leaf_hash(b"x" * 32))])
+            raise RuntimeError("boom")
+        with store.read() as tx:
+            assert tx.ledger.size() == 3
+            assert tx.ledger.node(0, 3) is None
+
+    def test_checkpoints_are_kept_and_published(self, store: Store) -> None:
+        with store.write() as tx:
+            tx.ledger.put_checkpoint(0, "note 0\n", T0)
+            tx.ledger.put_checkpoint(4, "note 4\n", T0 + HOUR)
+            tx.ledger.publish(0, T0)
+        with store.read() as tx:
+            latest = tx.ledger.latest_checkpoint()
+            assert latest is not None and (latest.size, latest.note) == (4, "note 4\n")
+            published = tx.ledger.latest_checkpoint(published=True)
+            assert published is not None and published.size == 0
+            assert [c.size for c in tx.ledger.checkpoints(1)] == [4]
+            assert tx.ledger.checkpoint(3) is None
+        with store.write() as tx:
+            tx.ledger.publish(4, T0 + 2 * HOUR)
+            tx.ledger.publish(4, T0 + 3 * HOUR)  # the first publication time stays
+        with store.read() as tx:
+            published = tx.ledger.latest_checkpoint(published=True)
+            assert published is not None and published.published_at == T0 + 2 * HOUR
+
+    def test_keys_cosignatures_and_acks(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.ledger.add_key("0a0b0c0d", "log", "PRIVATE+KEY+log+0a0b0c0d+AA", "log+x", T0)
+            tx.ledger.add_party_key("a", "01020304", "a+01020304+AQ", T0, 1)
+            cosig = CosignatureRecord("a", 4, 1_700_000_000, "line", T0, 2)
+            assert tx.ledger.add_cosignature(cosig) is True
+            assert tx.ledger.add_cosignature(cosig) is False
+            ack = AckRecord("n1", 1, "a", T0, 3)
+            assert tx.ledger.add_ack(ack) is True
+            assert tx.ledger.add_ack(ack) is False
+        with store.read() as tx:
+            assert [k[0] for k in tx.ledger.signing_keys()] == ["PRIVATE+KEY+log+0a0b0c0d+AA"]
+            assert tx.ledger.party_keys("a") == ["a+01020304+AQ"]
+            assert tx.ledger.party_keys("b") == []
+            assert tx.ledger.cosignatures("a") == [cosig]
+            assert tx.ledger.acks("n1") == [ack]
+
+    def test_logged_rows_are_found_by_ledger_index(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(_notice("n1"), [])
+            tx.notices.put(replace(_notice("n1", version=2), ledger_idx=7), [])
+            shown = DisclosureRecord(T0, "b", "a", "n1", 2, "conflict", "minimal", {}, 8)
+            tx.disclosures.record([shown])
+        with store.read() as tx:
+            assert [(r.id, r.version) for r in tx.ledger.logged_notice_versions(0, 10)] == [
+                ("n1", 2)
+            ]
+            assert tx.ledger.logged_disclosures(8, 9) == [shown]
+            assert tx.ledger.unlogged() == {"notice_versions": 1, "disclosures": 0}
