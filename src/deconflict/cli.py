@@ -131,6 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"deconflict demo: {len(ids)} notices from {len(parties)} parties in {db}")
     print(f"  API       {base}/v1")
     print(f"  API docs  {base}/docs")
+    print(f"  Ledger    {base}/ledger/checkpoint  (key {service.ledger.vkey})")
     print("  Tokens (send as 'Authorization: Bearer <token>'):")
     for p in parties:
         print(f"    {p.id:<15} {p.role:<8} {p.token}")
