@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from deconflict.api.app import create_app
 from deconflict.clock import FixedClock
 from deconflict.config import Settings
+from deconflict.ledger.note import Cosigner, split_note
 from deconflict.service import Service
 from deconflict.store import open_store
 
@@ -87,6 +88,16 @@ MOVEMENT: dict[str, Any] = {
     },
 }
 UPDATE: dict[str, Any] = {**OPERATION, "version": 1}
+SHARED: dict[str, Any] = {
+    **OPERATION,
+    "volumes": [
+        {
+            **OPERATION["volumes"][0],
+            "footprint": {"type": "Polygon", "coordinates": [_square(10.0, 10.0, 0.1)]},
+        }
+    ],
+    "audience": {"parties": ["a"], "channels": []},
+}
 
 Path_ = tuple[str | int, ...]
 
@@ -130,6 +141,16 @@ class World:
     client: TestClient
     tokens: dict[str, str]
     notice_id: str
+    #: A notice of ``b`` whose audience is ``a``, away from the others: ``a`` may ack it.
+    shared_id: str = ""
+    cosigner: Cosigner | None = None
+
+    def cosignature(self) -> dict[str, Any]:
+        """A well-formed cosignature by ``a`` of the newest checkpoint."""
+        assert self.cosigner is not None
+        note = self.service.ledger.checkpoint_at(self.service.ledger.newest_size())
+        text = split_note(note)[0]
+        return {"checkpoint": note, "cosignature": self.cosigner.cosign(text, int(NOW.timestamp()))}
 
     def headers(self, caller: str | None) -> dict[str, str]:
         return {} if caller is None else {"Authorization": f"Bearer {self.tokens[caller]}"}
@@ -151,11 +172,13 @@ class World:
                 for d in tx.disclosures.query(None, None, 10_000)
             ]
             channels = sorted((c.id, tuple(sorted(c.members))) for c in tx.channels.all())
+            ledger = tx.ledger.size()
         return {
             "parties": parties,
             "notices": notices,
             "disclosures": disclosures,
             "channels": channels,
+            "ledger": ledger,
         }
 
 
@@ -175,6 +198,12 @@ def _world(path: Path, **overrides: Any) -> Iterator[World]:
         theirs = world.call("POST", "/v1/notices", "b", json=OPERATION)
         assert theirs.status_code == 201, theirs.text
         assert len(theirs.json()["conflicts"]) == 1  # so there are disclosures to keep
+        shared = world.call("POST", "/v1/notices", "b", json=SHARED)
+        assert shared.status_code == 201, shared.text
+        world.shared_id = shared.json()["notice"]["id"]
+        world.cosigner = Cosigner.generate("a.example/cosigner")
+        viewer = service.accounts.authenticate(tokens["a"])
+        service.acknowledgements.register_key(viewer, {"vkey": world.cosigner.vkey})
         yield world
     service.store.close()
 
@@ -261,10 +290,26 @@ class Endpoint:
     caller: str | None
     body: dict[str, Any] | None = None
     query: str = ""
+    #: Which of the world's notices ``{notice_id}`` names.
+    notice: str = "notice_id"
+    #: The body is made at send time by this method of the world (e.g. a fresh signature).
+    made_body: str | None = None
 
     def url(self, world: World) -> str:
-        path = self.path.format(notice_id=world.notice_id, channel_id="c", party_id="a")
+        path = self.path.format(
+            notice_id=getattr(world, self.notice),
+            channel_id="c",
+            party_id="a",
+            index=0,
+            level=0,
+            path="000.p/1",
+        )
         return f"{path}?{self.query}" if self.query else path
+
+    def payload(self, world: World) -> dict[str, Any] | None:
+        if self.made_body is not None:
+            return dict(getattr(world, self.made_body)())
+        return self.body
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -290,6 +335,18 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/channels", "a"),
     Endpoint("POST", "/v1/channels/{channel_id}/members", "adm", {"party": "b"}),
     Endpoint("DELETE", "/v1/channels/{channel_id}/members/{party_id}", "adm"),
+    Endpoint("GET", "/ledger/checkpoint", None),
+    Endpoint("GET", "/ledger/key", None),
+    Endpoint("GET", "/ledger/tile/{level}/{path}", None),
+    Endpoint("GET", "/ledger/tile/entries/{path}", None),
+    Endpoint("POST", "/v1/ledger/checkpoint", "a"),
+    Endpoint("GET", "/v1/ledger/proof/inclusion", "a", query="index=0"),
+    Endpoint("GET", "/v1/ledger/proof/consistency", "a", query="from=1"),
+    Endpoint("GET", "/v1/ledger/entries/{index}", "aud"),
+    Endpoint("POST", "/v1/ledger/keys", "b", {"vkey": Cosigner.generate("b.example/c").vkey}),
+    Endpoint("POST", "/v1/ledger/cosignatures", "a", {}, made_body="cosignature"),
+    Endpoint("GET", "/v1/ledger/cosignatures", "a"),
+    Endpoint("POST", "/v1/notices/{notice_id}/ack", "a", {"version": 1}, notice="shared_id"),
 )
 AUTHENTICATED = [e for e in ENDPOINTS if e.caller is not None]
 WITH_BODY = [e for e in ENDPOINTS if e.body is not None]
@@ -298,7 +355,7 @@ BY_NAME = {str(e): e for e in ENDPOINTS}
 
 def _send(world: World, endpoint: Endpoint, caller: str | None, **kwargs: Any) -> Any:
     if endpoint.body is not None and "content" not in kwargs:
-        kwargs["json"] = endpoint.body
+        kwargs["json"] = endpoint.payload(world)
     return world.call(endpoint.method, endpoint.url(world), caller, **kwargs)
 
 

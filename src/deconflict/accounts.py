@@ -108,8 +108,9 @@ class Accounts:
             if tx.parties.get(party_id) is not None:
                 raise errors.Conflict(f"party {party_id!r} already exists", field="id")
             tx.parties.add(party, hash_token(token), self._clock.now())
-            self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
-        return _party_json(party), token
+            logged = self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
+            receipt = self._ledger.receipt(tx, logged)
+        return _party_json(party) | {"receipt": receipt}, token
 
     def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:
         """Every party's id, name and role: parties must know whom they can address."""
@@ -136,8 +137,9 @@ class Accounts:
             for member in members:
                 tx.channels.join(channel_id, member, now, by)
             channel = tx.channels.get(channel_id) or Channel(channel_id, name)
-            self._ledger.log(tx, "channel.add", {"by": by, **_channel_json(channel)})
-        return _channel_json(channel)
+            logged = self._ledger.log(tx, "channel.add", {"by": by, **_channel_json(channel)})
+            receipt = self._ledger.receipt(tx, logged)
+        return _channel_json(channel) | {"receipt": receipt}
 
     def change_membership(
         self, viewer: Viewer | None, channel_id: str, party_id: Any, join: bool
@@ -156,14 +158,16 @@ class Accounts:
                 changed = tx.channels.join(channel_id, party_id, self._clock.now(), by)
             else:
                 changed = tx.channels.leave(channel_id, party_id, self._clock.now(), by)
+            extra = {}
             if changed:
-                self._ledger.log(
+                logged = self._ledger.log(
                     tx,
                     "channel.join" if join else "channel.leave",
                     {"by": by, "channel": channel_id, "party": party_id},
                 )
+                extra["receipt"] = self._ledger.receipt(tx, logged)
             channel = tx.channels.get(channel_id) or before
-        return _channel_json(channel)
+        return _channel_json(channel) | extra
 
     def list_channels(self, viewer: Viewer | None) -> list[dict[str, Any]]:
         with self._store.read() as tx:

@@ -148,6 +148,13 @@ class Service:
 
     # --- views and disclosures ----------------------------------------------------------
 
+    def _acks(self, tx: Transaction, notice_id: str) -> list[dict[str, Any]]:
+        """Who acknowledged which version: shown to the owner only."""
+        return [
+            {"party": a.party, "version": a.version, "at": format_instant(a.at)}
+            for a in tx.ledger.acks(notice_id)
+        ]
+
     def _conflict_view(
         self, viewer: Viewer, conflict: Conflict, mine: Notice, other: Notice, status: str
     ) -> dict[str, Any]:
@@ -321,7 +328,7 @@ class Service:
         self._save_conflicts(tx, notice, found, others)
         self._disclose(tx, disclosures)
         body = {
-            "notice": full_view(notice, created, now),
+            "notice": full_view(notice, created, now) | {"acks": self._acks(tx, notice.id)},
             "conflicts": views,
             "receipt": self.ledger.receipt(tx, logged),
         }
@@ -460,15 +467,12 @@ class Service:
                 for c in tx.conflicts.involving(notice_id)
                 if viewer.party in (c.a_party, c.b_party)
             ]
-            acks = tx.ledger.acks(notice_id) if viewer.party == record.party else []
+            acks = self._acks(tx, notice_id) if viewer.party == record.party else []
         if sees_in_full(viewer, notice):
             view = full_view(notice, record.created_at, record.updated_at)
             reason = "read"
             if viewer.party == record.party:
-                view["acks"] = [
-                    {"party": a.party, "version": a.version, "at": format_instant(a.at)}
-                    for a in acks
-                ]
+                view["acks"] = acks
         elif viewer.role is Role.AUDITOR:
             view, reason = auditor_view(notice), "metadata"
         elif related:
