@@ -317,6 +317,8 @@ class StoreContract:
         with store.write() as tx:
             _party(tx, "a")
             tx.ledger.add_key("0a0b0c0d", "log", "PRIVATE+KEY+log+0a0b0c0d+AA", "log+x", T0)
+            tx.ledger.retire_key("0a0b0c0d", T0 + HOUR)
+            tx.ledger.add_key("0e0f1011", "log", "PRIVATE+KEY+log+0e0f1011+AA", "log+y", T0 + HOUR)
             tx.ledger.add_party_key("a", "01020304", "a+01020304+AQ", T0, 1)
             cosig = CosignatureRecord("a", 4, 1_700_000_000, "line", T0, 2)
             assert tx.ledger.add_cosignature(cosig) is True
@@ -325,7 +327,10 @@ class StoreContract:
             assert tx.ledger.add_ack(ack) is True
             assert tx.ledger.add_ack(ack) is False
         with store.read() as tx:
-            assert [k[0] for k in tx.ledger.signing_keys()] == ["PRIVATE+KEY+log+0a0b0c0d+AA"]
+            assert tx.ledger.signing_keys() == [
+                ("PRIVATE+KEY+log+0a0b0c0d+AA", T0, T0 + HOUR),
+                ("PRIVATE+KEY+log+0e0f1011+AA", T0 + HOUR, None),
+            ]
             assert tx.ledger.party_keys("a") == ["a+01020304+AQ"]
             assert tx.ledger.party_keys("b") == []
             assert tx.ledger.cosignatures("a") == [cosig]

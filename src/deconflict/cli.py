@@ -242,6 +242,22 @@ def _ledger_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger_rotate(args: argparse.Namespace) -> int:
+    from deconflict.ledger.log import Ledger
+
+    store = _existing_store(args.db)
+    try:
+        ledger = Ledger(store, SystemClock())
+        old = ledger.vkey
+        new = ledger.rotate_key()
+    finally:
+        store.close()
+    print(f"retired {old}")
+    print(f"signing {new}")
+    print("restart the server to sign with the new key; keep the old one to verify old checkpoints")
+    return 0
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0.0 or value == float("inf"):
@@ -363,9 +379,12 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--out", required=True, metavar="DIR")
     _db_args(dump)
     dump.set_defaults(run=_ledger_dump)
-    key = ledger.add_parser("key", help="print the ledger's verifier key(s)")
+    key = ledger.add_parser("key", help="print the ledger's verifier keys, oldest first")
     _db_args(key)
     key.set_defaults(run=_ledger_key)
+    rotate = ledger.add_parser("rotate-key", help="sign new checkpoints with a new key")
+    _db_args(rotate)
+    rotate.set_defaults(run=_ledger_rotate)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

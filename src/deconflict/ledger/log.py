@@ -92,6 +92,22 @@ class Ledger:
             if tx.ledger.latest_checkpoint(published=True) is None:
                 self._publish(tx)
 
+    def rotate_key(self) -> str:
+        """Sign from now on with a new key of the same name; returns its verifier key.
+
+        The old key is kept, marked retired, so checkpoints it signed still verify
+        with its verifier key. A running server picks the new key up on restart.
+        """
+        with self._store.write() as tx:
+            now = self._clock.now()
+            signer = Signer.generate(self.origin)
+            tx.ledger.retire_key(self.signer.verifier.key_id.hex(), now)
+            tx.ledger.add_key(
+                signer.verifier.key_id.hex(), signer.name, signer.private_key, signer.vkey, now
+            )
+        self.signer = signer
+        return signer.vkey
+
     @property
     def origin(self) -> str:
         return self.signer.name

@@ -73,6 +73,12 @@ class SqliteLedger:
             (key_id, name, private_key, vkey, _ts(at)),
         )
 
+    def retire_key(self, key_id: str, at: dt.datetime) -> None:
+        self._c.execute(
+            "UPDATE ledger_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL",
+            (_ts(at), key_id),
+        )
+
     # --- the tree -------------------------------------------------------------------------
 
     def size(self) -> int:
