@@ -390,9 +390,15 @@ def test_each_disclosure_is_a_ledger_entry_the_recipient_can_check(world: World)
 # --- cosignatures ---------------------------------------------------------------------------
 
 
+def _published(world: World) -> str:
+    """Publish the newest checkpoint now; the signed note."""
+    note: str = world.ok("POST", "/v1/ledger/checkpoint", "alpha")["checkpoint"]
+    return note
+
+
 def _published_text(world: World) -> str:
-    note = world.ok("POST", "/v1/ledger/checkpoint", "alpha")["checkpoint"]
-    return split_note(note)[0]
+    """The text of the newest checkpoint, once published: what a cosigner signs."""
+    return split_note(_published(world))[0]
 
 
 def test_a_party_cosigns_a_published_checkpoint_with_its_registered_key(world: World) -> None:
@@ -403,7 +409,8 @@ def test_a_party_cosigns_a_published_checkpoint_with_its_registered_key(world: W
     assert (registered["party"], registered["vkey"]) == ("bravo", witness.vkey)
     assert _assert_receipt(registered["receipt"], key)
     assert registered["receipt"]["record"]["type"] == "party.key"
-    text = _published_text(world)
+    note = _published(world)
+    text = split_note(note)[0]
     size = parse_checkpoint(text).size
     line = witness.cosign(text, NOW_S)
 
@@ -431,7 +438,6 @@ def test_a_party_cosigns_a_published_checkpoint_with_its_registered_key(world: W
     )
     assert_error(again, 409, "cosignature")
     # The whole signed note is accepted too, and a later timestamp is a new statement.
-    note = world.call("GET", "/ledger/checkpoint").text
     later = witness.cosign(text, NOW_S + 1)
     world.ok(
         "POST",
@@ -579,20 +585,16 @@ def test_an_audience_party_acknowledges_a_notice_version(world: World) -> None:
         world.call("POST", "/v1/notices/n-0000000000000000/ack", "bravo", json={"version": 1}), 404
     )
     # A new version can be acknowledged once it exists.
-    world.ok(
+    updated = world.ok(
         "PUT",
         f"/v1/notices/{notice['id']}",
         "alpha",
         json=_operation(36.0, audience={"parties": ["bravo"]}) | {"version": 1},
     )
+    assert [(a["party"], a["version"]) for a in updated["notice"]["acks"]] == [("bravo", 1)]
     world.ok("POST", url, "bravo", 201, json={"version": 2})
-    assert [
-        (a["party"], a["version"])
-        for a in world.ok("GET", f"/v1/notices/{notice['id']}", "alpha")["acks"]
-    ] == [
-        ("bravo", 1),
-        ("bravo", 2),
-    ]
+    acks = world.ok("GET", f"/v1/notices/{notice['id']}", "alpha")["acks"]
+    assert [(a["party"], a["version"]) for a in acks] == [("bravo", 1), ("bravo", 2)]
 
 
 # --- admin actions --------------------------------------------------------------------------
@@ -603,7 +605,7 @@ def test_admin_actions_are_ledger_entries(world: World) -> None:
     before = world.newest_size()
     added = world.ok("POST", "/v1/parties", "adm", 201, json={"id": "delta", "name": "Delta"})
     world.tokens["delta"] = added["token"]
-    world.ok(
+    channel = world.ok(
         "POST",
         "/v1/channels",
         "adm",
@@ -635,7 +637,11 @@ def test_admin_actions_are_ledger_entries(world: World) -> None:
         "members": ["alpha"],
     }
     assert (records[2]["party"], records[3]["party"]) == ("delta", "alpha")
-    assert joined["receipt"]["index"] == before + 2 and left["receipt"]["index"] == before + 3
+    answers = (added["party"], channel, joined, left)
+    assert [a["receipt"]["index"] for a in answers] == list(range(before, after))
+    for answer, entry in zip(answers, entries, strict=True):
+        _assert_receipt(answer["receipt"], key)
+        assert answer["receipt"]["record"] == entry["record"]
     for entry in entries:
         assert _commitment(entry["record"], entry["salt"]) == _unb64(entry["entry"])
         proof = world.ok("GET", f"/v1/ledger/proof/inclusion?index={entry['index']}", "aud")

@@ -624,6 +624,7 @@ def test_the_public_tiles_recompute_the_signed_root(tmp_path: Path) -> None:
         level1 = _fetch(session, f"/ledger/tile/1/{_tile_path(0, size // TILE)}")
         assert level1 == b"".join(tree.level(8)[: size // TILE])
         _assert_missing(session, "/ledger/tile/0/001")
+        _assert_missing(session, "/ledger/tile/0/000.p/256")  # a full tile has no .p/ form
         _assert_missing(session, "/ledger/tile/entries/001")
         _assert_missing(session, "/ledger/tile/1/000")
     finally:
