@@ -335,6 +335,8 @@ class StoreContract:
             assert tx.ledger.party_keys("b") == []
             assert tx.ledger.cosignatures("a") == [cosig]
             assert tx.ledger.acks("n1") == [ack]
+            assert tx.ledger.all_acks() == [ack]
+            assert tx.ledger.party_key_rows() == [("a", "a+01020304+AQ", 1)]
 
     def test_logged_rows_are_found_by_ledger_index(self, store: Store) -> None:
         with store.write() as tx:
@@ -349,3 +351,4 @@ class StoreContract:
             ]
             assert tx.ledger.logged_disclosures(8, 9) == [shown]
             assert tx.ledger.unlogged() == {"notice_versions": 1, "disclosures": 0}
+            assert tx.ledger.notices_unlike_history() == []

@@ -310,6 +310,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     folder = tmp_path_factory.mktemp("scenario")
     db = folder / "scenario.db"
     tokens = _parties(db, "alpha", "bravo", "charlie")
+    cli("channel", "add", "ops", "--members", "alpha,bravo", "--db", str(db))
     session = Session(Server.serve(db, folder / "server.log"), tokens)
     try:
         session.server.start()
@@ -446,11 +447,16 @@ def _delete_ack(conn: sqlite3.Connection, s: Scenario) -> str:
     return rf"\bentry {s.ack}\b"
 
 
-_NOT_AUDITED = (
-    "src bug: verify.audit_store cross-checks only notice_versions and disclosures with the "
-    "ledger; this table is never compared with the entries that logged it, so the edit "
-    "passes as 'verified'"
-)
+def _edit_party_role(conn: sqlite3.Connection, s: Scenario) -> str:
+    conn.execute("UPDATE parties SET role = 'admin' WHERE id = 'bravo'")
+    return r"\bparty bravo differs from ledger entry \d+"
+
+
+def _leave_channel_silently(conn: sqlite3.Connection, s: Scenario) -> str:
+    conn.execute("DELETE FROM channel_members WHERE channel_id = 'ops'")
+    return r"\bchannel ops: its members differ"
+
+
 TAMPERS = [
     pytest.param(_edit_entry_record, id="ledger_entries.record"),
     pytest.param(_edit_version_doc, id="notice_versions.doc"),
@@ -458,16 +464,10 @@ TAMPERS = [
     pytest.param(_delete_version, id="notice_versions-deleted"),
     pytest.param(_edit_node, id="ledger_nodes.hash"),
     pytest.param(_edit_checkpoint_signature, id="ledger_checkpoints.note"),
-    pytest.param(
-        _edit_current_notice,
-        id="notices.doc",
-        marks=pytest.mark.xfail(strict=True, reason=_NOT_AUDITED + " (notices: current doc)"),
-    ),
-    pytest.param(
-        _delete_ack,
-        id="acks-deleted",
-        marks=pytest.mark.xfail(strict=True, reason=_NOT_AUDITED + " (acks)"),
-    ),
+    pytest.param(_edit_current_notice, id="notices.doc"),
+    pytest.param(_delete_ack, id="acks-deleted"),
+    pytest.param(_edit_party_role, id="parties.role"),
+    pytest.param(_leave_channel_silently, id="channel_members-deleted"),
 ]
 
 

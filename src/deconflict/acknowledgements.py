@@ -98,7 +98,7 @@ class Acknowledgements:
             checkpoint = parse_checkpoint(text)
         except errors.DeconflictError as exc:
             raise errors.InvalidValue(exc.message, field="checkpoint") from None
-        if checkpoint.origin != self._ledger.origin:
+        if checkpoint.origin != self._ledger.origin or checkpoint.size >= 2**53:
             raise errors.InvalidValue(
                 f"not a checkpoint of this log ({self._ledger.origin})", field="checkpoint"
             )
@@ -119,7 +119,7 @@ class Acknowledgements:
                     field="cosignature",
                 )
             now = self._clock.now()
-            if dt.datetime.fromtimestamp(timestamp, dt.UTC) > now + _SKEW:
+            if timestamp > (now + _SKEW).timestamp():
                 raise errors.InvalidValue(
                     "the cosignature's timestamp is in the future", field="cosignature"
                 )
@@ -213,7 +213,7 @@ class Acknowledgements:
     def entry(self, viewer: Viewer, index: int) -> dict[str, Any]:
         """A ledger record with its salt, for an auditor, an admin or a party it names."""
         with self._store.read() as tx:
-            found = tx.ledger.entries(index, index + 1) if index >= 0 else []
+            found = tx.ledger.entries(index, index + 1) if 0 <= index < 2**53 else []
         if not found:
             raise errors.NotFound(f"no ledger entry {index}")
         entry = found[0]

@@ -26,6 +26,8 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 _TEXT = "text/plain; charset=utf-8"
 _BYTES = "application/octet-stream"
 _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+#: Indices and sizes beyond this cannot exist (and would overflow the store's integers).
+_MAX_INDEX = 2**53
 
 
 def _tile_path(path: str) -> tuple[int, int]:
@@ -43,7 +45,10 @@ def _tile_path(path: str) -> tuple[int, int]:
         len(d) == 3 and d.isascii() and d.isdigit() for d in digits
     ):
         raise errors.NotFound("a tile index is 3-digit path elements, all but the last 'x'-led")
-    return int("".join(digits)), width
+    index = int("".join(digits))
+    if index >= _MAX_INDEX:
+        raise errors.NotFound("no such tile")
+    return index, width
 
 
 @public.get("/checkpoint", summary="The newest published signed checkpoint (C2SP)")

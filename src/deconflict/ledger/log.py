@@ -39,6 +39,7 @@ from .note import (
 __all__ = ["TILE_WIDTH", "Ledger", "Logged", "node_source"]
 
 TILE_WIDTH = 256
+_LARGEST = 2**53
 _TILE_HEIGHT = 8
 
 
@@ -207,7 +208,10 @@ class Ledger:
     # --- proofs and tiles -----------------------------------------------------------------
 
     def _checkpoint(self, tx: Transaction, size: int | None, field: str) -> CheckpointRecord:
-        found = tx.ledger.latest_checkpoint() if size is None else tx.ledger.checkpoint(size)
+        if size is None:
+            found = tx.ledger.latest_checkpoint()
+        else:  # no log grows past 2^53 entries; larger numbers would not fit the store
+            found = tx.ledger.checkpoint(size) if 0 <= size < _LARGEST else None
         if found is None:
             raise errors.NotFound(f"no signed checkpoint of size {size}", field=field)
         return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -187,10 +188,6 @@ def check_file(path: Path, verifiers: list[Verifier], cosigners: list[Verifier])
 # --- audits ---------------------------------------------------------------------------------
 
 
-def _same(logged: dict[str, Any], expected: dict[str, Any]) -> bool:
-    return all(logged.get(k) == v for k, v in expected.items())
-
-
 def audit_store(store: Store, verifiers: list[Verifier] | None = None) -> Report:
     """Recompute the whole ledger from the store and compare it with every table it covers."""
     report = Report()
@@ -199,7 +196,7 @@ def audit_store(store: Store, verifiers: list[Verifier] | None = None) -> Report
         if verifiers is None:
             verifiers = [Signer.parse(k[0]).verifier for k in tx.ledger.signing_keys()]
             report.checked.append("checkpoint signatures with the store's own key (no --key)")
-        types: dict[int, dict[str, Any]] = {}
+        logged = _Logged()
         start, gap = 0, False
         while not gap:
             rows = tx.ledger.entries(start, start + _CHUNK)
@@ -216,55 +213,116 @@ def audit_store(store: Store, verifiers: list[Verifier] | None = None) -> Report
                     record = json.loads(row.record)
                 except ValueError:
                     record = {}
-                if record.get("type") != row.type:
+                if not isinstance(record, dict) or record.get("type") != row.type:
                     report.problems.append(f"entry {row.index}: its type was changed")
-                if record.get("type") in ("notice", "disclosure"):
-                    types[row.index] = record
+                    record = {}
+                logged.add(row.index, record)
                 tree.append(merkle.leaf_hash(row.entry))
             gap = gap or len(rows) < _CHUNK
             start += _CHUNK
         report.checked.append(f"{tree.size} entries against their commitments")
-        _cross_check(tx, tree.size, types, report)
+        _cross_check(tx, tree.size, logged, report)
         _check_nodes(tx, tree, report)
         _check_checkpoints(tx, tree, verifiers, report)
     return report
 
 
-def _cross_check(tx: Any, size: int, logged: dict[int, dict[str, Any]], report: Report) -> None:
-    """Every notice version and disclosure row must match the entry that logged it."""
-    versions = tx.ledger.logged_notice_versions(0, size)
+#: For each kind of row the ledger vouches for, the record fields the row must match.
+_COMPARED = {
+    "notice": ("notice", "version", "party", "kind", "state", "doc"),
+    "disclosure": ("recipient", "reason", "items"),
+    "ack": ("party", "notice", "version"),
+    "cosignature": ("party", "size", "timestamp", "cosignature"),
+    "party.key": ("party", "vkey"),
+}
+_MEMBERSHIP = ("channel.add", "channel.join", "channel.leave")
+
+
+def _digest(kind: str, fields: dict[str, Any]) -> bytes:
+    """What a record says about its row, compact enough to keep for a million entries."""
+    return hashlib.sha256(canonical({k: fields.get(k) for k in _COMPARED[kind]})).digest()
+
+
+class _Logged:
+    """What the audit keeps of each entry while it walks the log."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[str, bytes]] = {}  # index → (type, digest)
+        self.parties: dict[str, tuple[int, str, str]] = {}  # id → (index, name, role)
+        self.members: dict[str, set[str]] = {}  # channel → members, replayed
+
+    def add(self, index: int, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind in _COMPARED:
+            self.rows[index] = (str(kind), _digest(str(kind), record))
+        elif kind == "party.add":
+            name, role = str(record.get("name")), str(record.get("role"))
+            self.parties[str(record.get("id"))] = (index, name, role)
+        elif kind == "channel.add":
+            self.members[str(record.get("id"))] = set(record.get("members") or [])
+        elif kind == "channel.join":
+            self.members.setdefault(str(record.get("channel")), set()).add(str(record.get("party")))
+        elif kind == "channel.leave":
+            channel = self.members.setdefault(str(record.get("channel")), set())
+            channel.discard(str(record.get("party")))
+
+
+def _cross_check(tx: Any, size: int, logged: _Logged, report: Report) -> None:
+    """Every row the ledger vouches for must match the entry that logged it, and vice versa."""
     seen: set[int] = set()
-    for row in versions:
-        idx = row.ledger_idx
+
+    def match(kind: str, idx: int | None, fields: dict[str, Any], what: str) -> None:
+        if idx is None:
+            return
         seen.add(idx)
-        record = logged.get(idx)
-        expected = notice_entry(row)
-        if record is None or record.get("type") != "notice" or not _same(record, expected):
-            report.problems.append(
-                f"notice {row.id} version {row.version} differs from ledger entry {idx}"
-            )
+        if logged.rows.get(idx) != (kind, _digest(kind, fields)):
+            report.problems.append(f"{what} differs from ledger entry {idx}")
+
+    versions = tx.ledger.logged_notice_versions(0, size)
+    for row in versions:
+        match("notice", row.ledger_idx, notice_entry(row), f"notice {row.id} version {row.version}")
+    for notice_id in tx.ledger.notices_unlike_history():
+        report.problems.append(f"notice {notice_id}: its current row is not its logged version")
     groups: dict[int, list[Any]] = defaultdict(list)
     for d in tx.ledger.logged_disclosures(0, size):
         groups[d.ledger_idx].append(d)
     for idx, items in groups.items():
-        seen.add(idx)
-        record = logged.get(idx)
-        expected = {
+        fields = {
             "recipient": items[0].recipient,
             "reason": items[0].reason,
             "items": [disclosure_item(d) for d in items],
         }
-        if record is None or record.get("type") != "disclosure" or not _same(record, expected):
-            report.problems.append(f"disclosures logged as ledger entry {idx} differ from it")
-    for idx in sorted(set(logged) - seen):
+        match("disclosure", idx, fields, f"the disclosures of ledger entry {idx}")
+    for a in tx.ledger.all_acks():
+        fields = {"party": a.party, "notice": a.notice_id, "version": a.version}
+        match("ack", a.ledger_idx, fields, f"the ack of {a.notice_id} v{a.version} by {a.party}")
+    for c in tx.ledger.cosignatures(None, 2**31):
+        fields = {"party": c.party, "size": c.size, "timestamp": c.timestamp, "cosignature": c.line}
+        match("cosignature", c.ledger_idx, fields, f"the cosignature by {c.party} of {c.size}")
+    for party, vkey, idx in tx.ledger.party_key_rows():
+        match("party.key", idx, {"party": party, "vkey": vkey}, f"the key of {party}")
+    for idx in sorted(set(logged.rows) - seen):
         report.problems.append(
-            f"entry {idx} logged a {logged[idx]['type']} the store no longer holds"
+            f"entry {idx} logged a {logged.rows[idx][0]} the store no longer holds"
         )
+    for p in tx.parties.all():
+        known = logged.parties.get(p.party.id)
+        if known is not None and known[1:] != (p.party.name, p.party.role.value):
+            report.problems.append(f"party {p.party.id} differs from ledger entry {known[0]}")
+    for pid in sorted(set(logged.parties) - {p.party.id for p in tx.parties.all()}):
+        report.problems.append(f"party {pid} (ledger entry {logged.parties[pid][0]}) is gone")
+    for channel in tx.channels.all():
+        replayed = logged.members.get(channel.id)
+        if replayed is not None and replayed != set(channel.members):
+            report.problems.append(
+                f"channel {channel.id}: its members differ from the logged joins and leaves"
+            )
     for table, count in tx.ledger.unlogged().items():
         if count:
             report.problems.append(f"{count} row(s) of {table} were never logged")
     report.checked.append(
-        f"{len(versions)} notice versions and {len(groups)} disclosure entries against the ledger"
+        f"{len(versions)} notice versions, {len(groups)} disclosure entries, acks, "
+        "cosignatures, keys, parties and channel members against the ledger"
     )
 
 
@@ -301,8 +359,13 @@ def _check_checkpoints(
             except errors.DeconflictError as exc:
                 report.problems.append(f"checkpoint of size {stored.size}: {exc.message}")
                 continue
-            if checkpoint.size != stored.size or checkpoint.size > tree.size:
+            if checkpoint.size != stored.size:
                 report.problems.append(f"checkpoint of size {stored.size} is misfiled")
+            elif checkpoint.size > tree.size:
+                report.problems.append(
+                    f"checkpoint of size {stored.size} covers entries {tree.size}–"
+                    f"{stored.size - 1}, which the store no longer holds"
+                )
             elif tree.root(checkpoint.size) != checkpoint.root:
                 report.problems.append(
                     f"checkpoint of size {stored.size}: entries 0–{stored.size - 1} do not "

@@ -267,6 +267,32 @@ class SqliteLedger:
             for r in rows
         ]
 
+    def all_acks(self) -> list[AckRecord]:
+        rows = self._c.execute("SELECT * FROM acks ORDER BY ledger_idx").fetchall()
+        return [
+            AckRecord(r["notice_id"], r["version"], r["party"], _instant(r["at"]), r["ledger_idx"])
+            for r in rows
+        ]
+
+    def party_key_rows(self) -> list[tuple[str, str, int]]:
+        """``(party, vkey, ledger index)`` of every registered cosigning key."""
+        rows = self._c.execute(
+            "SELECT party, vkey, ledger_idx FROM party_keys ORDER BY ledger_idx"
+        ).fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def notices_unlike_history(self) -> list[str]:
+        """Notices whose current row is not their newest stored version, verbatim."""
+        rows = self._c.execute(
+            "SELECT n.id FROM notices AS n"
+            " LEFT JOIN notice_versions AS v ON v.notice_id = n.id AND v.version = n.version"
+            " WHERE v.notice_id IS NULL OR v.doc != n.doc OR v.state != n.state"
+            " OR EXISTS (SELECT 1 FROM notice_versions AS w"
+            "            WHERE w.notice_id = n.id AND w.version > n.version)"
+            " ORDER BY n.id"
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def unlogged(self) -> dict[str, int]:
         """How many notice versions and disclosures no ledger entry accounts for."""
         out: dict[str, Any] = {}
