@@ -1,10 +1,12 @@
 """``python -m bench``: run the benchmarks and write JSON results and PNG plots.
 
-    python -m bench engine [--sizes 10000,100000,1000000] [--queries 2000] [--repeats 3]
-                           [--no-postgis]
-    python -m bench http   [--size 100000] [--clients 16] [--seconds 20]
-    python -m bench rss    [--size 1000000]
-    python -m bench plot
+python -m bench engine [--sizes 10000,100000,1000000] [--queries 2000] [--repeats 3]
+                       [--no-postgis]
+python -m bench http   [--size 100000] [--clients 16] [--seconds 20]
+python -m bench rss    [--size 1000000]
+python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--samples 1000]
+                       [--repeats 3] [--no-audit] [--keep DIR]
+python -m bench plot
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True, check=False).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
     }
 
 
@@ -50,8 +53,11 @@ def _save(name: str, result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     engine = sub.add_parser("engine", help="measures 1 and 2: engine query vs PostGIS")
     engine.add_argument("--sizes", default="10000,100000,1000000")
@@ -64,6 +70,16 @@ def main() -> None:
     http.add_argument("--seconds", type=float, default=20.0)
     rss = sub.add_parser("rss", help="measure 4: server RSS with N active volumes")
     rss.add_argument("--size", type=int, default=1_000_000)
+    ledger = sub.add_parser("ledger", help="ledger append throughput and proof latency")
+    ledger.add_argument("--entries", type=int, default=1_000_000)
+    ledger.add_argument("--batch", type=int, default=100, help="records per batched transaction")
+    ledger.add_argument(
+        "--singles", type=int, default=2000, help="one-record transactions per repeat"
+    )
+    ledger.add_argument("--samples", type=int, default=1000, help="proof samples per repeat")
+    ledger.add_argument("--repeats", type=int, default=3)
+    ledger.add_argument("--no-audit", action="store_true")
+    ledger.add_argument("--keep", type=Path, help="make the store in this folder and keep it")
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -79,6 +95,21 @@ def main() -> None:
         from bench.http import run_rss
 
         _save("rss", run_rss(args.size))
+    elif args.what == "ledger":
+        from bench.ledger import run_ledger
+
+        _save(
+            "ledger",
+            run_ledger(
+                args.entries,
+                args.batch,
+                args.singles,
+                args.samples,
+                args.repeats,
+                not args.no_audit,
+                args.keep,
+            ),
+        )
     else:
         from bench.plots import plot_all
 

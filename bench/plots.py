@@ -42,8 +42,11 @@ def _http(results: Path) -> None:
     axes[0].bar(["measured", "target"], [data["notices_per_s"], 1000], color=["C0", "grey"])
     axes[0].set_ylabel("notices/s")
     axes[0].set_title(f"Admission, {data['clients']} clients, {data['active_volumes']:,} active")
-    axes[1].bar(["p50", "p99", "target p99"], [data["p50_ms"], data["p99_ms"], 50],
-                color=["C0", "C1", "grey"])
+    axes[1].bar(
+        ["p50", "p99", "target p99"],
+        [data["p50_ms"], data["p99_ms"], 50],
+        color=["C0", "C1", "grey"],
+    )
     axes[1].set_ylabel("ms")
     axes[1].set_title("Admission latency")
     fig.tight_layout()
@@ -51,8 +54,36 @@ def _http(results: Path) -> None:
     plt.close(fig)
 
 
+def _ledger(results: Path) -> None:
+    data = json.loads((results / "ledger.json").read_text())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    windows = data["batched"]["windows"]
+    axes[0].plot([w["to"] for w in windows], [w["entries_per_s"] for w in windows], "o-")
+    axes[0].set_ylim(bottom=0)
+    axes[0].xaxis.set_major_formatter(lambda x, _: f"{x / 1e3:,.0f}k")
+    axes[0].set_xlabel("entries in the log")
+    axes[0].set_ylabel("entries/s")
+    axes[0].set_title(f"Batched append, {data['batched']['records_per_tx']} records/transaction")
+    axes[0].grid(True, alpha=0.3)
+    rows = [("1 record/tx + receipt", data["single"])]
+    rows += [(name.replace("_", " "), v) for name, v in data["proofs"].items() if "p50_ms" in v]
+    rows += [(name.replace("_", " "), v) for name, v in data["verify"].items()]
+    ys = range(len(rows))
+    axes[1].barh([y + 0.2 for y in ys], [v["p50_ms"] for _, v in rows], 0.4, label="p50")
+    axes[1].barh([y - 0.2 for y in ys], [v["p99_ms"] for _, v in rows], 0.4, label="p99")
+    axes[1].set_yticks(list(ys), [name for name, _ in rows], fontsize=8)
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("ms")
+    axes[1].set_title(f"Latency at {data['entries']:,} entries")
+    axes[1].legend(fontsize=8)
+    axes[1].grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(results / "ledger.png", dpi=120)
+    plt.close(fig)
+
+
 def plot_all(results: Path) -> None:
-    for name, draw in (("engine", _engine), ("http", _http)):
+    for name, draw in (("engine", _engine), ("http", _http), ("ledger", _ledger)):
         if (results / f"{name}.json").exists():
             draw(results)
             print(f"wrote {results / (name + '.png')}")

@@ -40,7 +40,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not all(ord(c) < 0xD800 for c in key):
+            if not isinstance(key, str):
+                raise _NotPlain
+            if not key.isascii() and any(ord(c) >= 0xD800 for c in key):
                 raise _NotPlain
             out[key] = _plain(item)
         return out

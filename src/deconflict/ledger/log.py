@@ -13,7 +13,6 @@ so the tree and its tiles can be published without disclosing any notice.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -128,14 +127,15 @@ class Ledger:
         self, tx: Transaction, items: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[Logged]:
         now = self._clock.now()
+        at = format_instant(now)
         size = tx.ledger.size()
         logged, rows = [], []
         for offset, (kind, fields) in enumerate(items):
-            record = {"type": kind, "at": format_instant(now), **fields}
+            record = {"type": kind, "at": at, **fields}
             data = canonical(record)
             salt = secrets.token_bytes(32)
             entry = commitment(salt, data)
-            logged.append(Logged(size + offset, entry, salt, json.loads(data)))
+            logged.append(Logged(size + offset, entry, salt, record))
             rows.append(LedgerEntry(size + offset, kind, now, entry, salt, data))
         nodes = merkle.append_nodes(
             size, [merkle.leaf_hash(r.entry) for r in rows], node_source(tx)
