@@ -39,6 +39,16 @@ class Settings:
     ledger_origin: str = ""
     #: How often the newest checkpoint is published at ``/ledger/checkpoint``.
     checkpoint_interval_s: float = 1.0
+    #: Hosts webhooks may call; none by default, so the service calls nowhere unasked.
+    webhook_hosts: tuple[str, ...] = ()
+    #: Subscriptions a party may keep at once.
+    max_subscriptions: int = 20
+    #: Longest wait between two attempts at a failing webhook (it doubles from 1 s).
+    webhook_max_backoff_s: float = 300.0
+    #: How long a webhook receiver has to answer.
+    webhook_timeout_s: float = 5.0
+    #: How often streams and webhooks look for alerts other processes wrote.
+    alert_poll_s: float = 1.0
 
 
 _ENV = "DECONFLICT_"
@@ -59,6 +69,11 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "max_identify_tolerance_m": settings.max_identify_tolerance_m,
         "ledger_origin": settings.ledger_origin,
         "checkpoint_interval_s": settings.checkpoint_interval_s,
+        "webhook_hosts": ",".join(settings.webhook_hosts),
+        "max_subscriptions": settings.max_subscriptions,
+        "webhook_max_backoff_s": settings.webhook_max_backoff_s,
+        "webhook_timeout_s": settings.webhook_timeout_s,
+        "alert_poll_s": settings.alert_poll_s,
         "airspace_lateral_m": p.airspace.lateral_m,
         "airspace_vertical_m": p.airspace.vertical_m,
         "airspace_time_s": p.airspace.time_s,
@@ -112,7 +127,18 @@ def _build(values: dict[str, Any]) -> Settings:
         max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
+        webhook_hosts=_hosts(v["webhook_hosts"]),
+        max_subscriptions=int(v["max_subscriptions"]),
+        webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
+        webhook_timeout_s=_positive(v["webhook_timeout_s"], "webhook_timeout_s"),
+        alert_poll_s=_positive(v["alert_poll_s"], "alert_poll_s"),
     )
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    """Hosts as a comma-separated string (file, environment) or a list (file)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(h.strip().lower() for h in items if str(h).strip())
 
 
 def _positive(value: Any, name: str) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 from deconflict import engine, errors
 from deconflict.accounts import Accounts
 from deconflict.acknowledgements import Acknowledgements
+from deconflict.alerts.center import AlertCenter
 from deconflict.clock import Clock
 from deconflict.config import Settings
 from deconflict.conflicts import conflict_between
@@ -52,7 +53,7 @@ from deconflict.notices import Awareness, notice_to_doc, parse_awareness, parse_
 from deconflict.ratelimit import RateLimiter
 from deconflict.store import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
-from deconflict.volumes import parse_instant
+from deconflict.volumes import parse_bbox, parse_instant
 
 __all__ = ["Service"]
 
@@ -86,6 +87,7 @@ class Service:
         self.ledger = Ledger(store, clock, settings.ledger_origin)
         self.accounts = Accounts(store, clock, self.ledger)
         self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
+        self.alerts = AlertCenter(store, self.ledger, clock, settings, self._disclose)
         self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], Notice] = OrderedDict()
 
@@ -246,7 +248,9 @@ class Service:
 
     def _save_conflicts(
         self, tx: Transaction, notice: Notice, found: list[Conflict], others: dict[str, Notice]
-    ) -> None:
+    ) -> list[tuple[str, ConflictRecord]]:
+        """Store the notice's conflicts as they now are; returns what opened, changed, resolved."""
+        changes: list[tuple[str, ConflictRecord]] = []
         now = self.clock.now()
         existing = {(r.a, r.b): r for r in tx.conflicts.involving(notice.id, status=None)}
         current = set()
@@ -259,25 +263,28 @@ class Service:
             key = (first.id, second.id)
             current.add(key)
             before = existing.get(key)
-            detected = before.detected_at if before and before.status == "open" else now
-            tx.conflicts.put(
-                ConflictRecord(
-                    first.id,
-                    first.party,
-                    first.version,
-                    second.id,
-                    second.party,
-                    second.version,
-                    conflict.kind.value,
-                    "open",
-                    pairs,
-                    detected,
-                    now,
-                )
+            is_open = before is not None and before.status == "open"
+            record = ConflictRecord(
+                first.id,
+                first.party,
+                first.version,
+                second.id,
+                second.party,
+                second.version,
+                conflict.kind.value,
+                "open",
+                pairs,
+                before.detected_at if before is not None and is_open else now,
+                now,
             )
+            tx.conflicts.put(record)
+            changes.append(("changed" if is_open else "opened", record))
         for key, before in existing.items():
             if key not in current and before.status == "open":
-                tx.conflicts.put(replace(before, status="resolved", updated_at=now))
+                resolved = replace(before, status="resolved", updated_at=now)
+                tx.conflicts.put(resolved)
+                changes.append(("resolved", resolved))
+        return changes
 
     def _admit(
         self,
@@ -287,6 +294,7 @@ class Service:
         awareness: Awareness,
         created_at: dt.datetime | None,
         status: int,
+        previous: Notice | None = None,
     ) -> _Outcome:
         found, others = self._detect(tx, notice) if notice.in_force else ([], {})
         for other_id, other in others.items():
@@ -325,8 +333,10 @@ class Service:
             replace(record, ledger_idx=logged.index),
             engine.volume_rows(notice, self.settings.policy) if notice.in_force else [],
         )
-        self._save_conflicts(tx, notice, found, others)
+        changes = self._save_conflicts(tx, notice, found, others)
         self._disclose(tx, disclosures)
+        self.alerts.conflicts_changed(tx, notice, changes)
+        self.alerts.notice_changed(tx, notice, previous)
         body = {
             "notice": full_view(notice, created, now) | {"acks": self._acks(tx, notice.id)},
             "conflicts": views,
@@ -366,6 +376,7 @@ class Service:
                 tx.idempotency.put(
                     viewer.party, key, fingerprint, outcome.status, outcome.body, self.clock.now()
                 )
+        self.alerts.notifier.notify()
         if outcome.error is not None:
             outcome.error.extra["missing"] = outcome.body["missing"]
             raise outcome.error
@@ -434,7 +445,8 @@ class Service:
             if notice.kind.value != record.kind:
                 raise errors.InvalidValue("a notice's kind cannot change", field="kind")
             self._check_limits(tx, notice)
-            return self._admit(tx, viewer, notice, awareness, record.created_at, 200)
+            previous = self._load(record)
+            return self._admit(tx, viewer, notice, awareness, record.created_at, 200, previous)
 
         return self._idempotent(viewer, idempotency_key, ("update", notice_id, body), work)
 
@@ -446,10 +458,11 @@ class Service:
 
         def work(tx: Transaction) -> _Outcome:
             record = self._owned(tx, viewer, notice_id, version)
-            notice = replace(
-                self._load(record), version=record.version + 1, state=NoticeState.CANCELLED
+            previous = self._load(record)
+            notice = replace(previous, version=record.version + 1, state=NoticeState.CANCELLED)
+            return self._admit(
+                tx, viewer, notice, Awareness({}, False), record.created_at, 200, previous
             )
-            return self._admit(tx, viewer, notice, Awareness({}, False), record.created_at, 200)
 
         return self._idempotent(viewer, idempotency_key, ("cancel", notice_id, version), work)
 
@@ -492,7 +505,7 @@ class Service:
         kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """Notices in force that the caller may see, whose bounding box meets the query."""
-        box = _parse_bbox(bbox) if bbox else _WORLD
+        box = parse_bbox(bbox.split(","), "bbox") if bbox else _WORLD
         t0 = parse_instant(start, "start") if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         t1 = parse_instant(end, "end") if end else None
         if t1 is not None and t1 <= t0:
@@ -715,20 +728,3 @@ class Service:
             | ({"view": d.view} if show_view else {})
             for d in rows
         ]
-
-
-def _parse_bbox(text: str) -> BBox:
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise errors.InvalidValue("bbox is west,south,east,north", field="bbox")
-    try:
-        west, south, east, north = (float(p) for p in parts)
-    except ValueError:
-        raise errors.InvalidValue("bbox values must be numbers", field="bbox") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise errors.NotFinite("bbox values must be finite", field="bbox")
-    if not (-90.0 <= south <= north <= 90.0):
-        raise errors.InvalidValue("bbox needs -90 <= south <= north <= 90", field="bbox")
-    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
-        raise errors.InvalidValue("bbox longitudes must be within [-180, 180]", field="bbox")
-    return BBox(west, south, east, north)

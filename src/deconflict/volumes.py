@@ -7,16 +7,24 @@ large document.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from . import errors
 from .altitude import FEET
-from .geometry import GeometryLimits, finite_number, footprint_from_geojson, parse_position
+from .geometry import (
+    BBox,
+    GeometryLimits,
+    finite_number,
+    footprint_from_geojson,
+    parse_position,
+)
 from .model import AltitudeBand, AltitudeReference, Route, TimeWindow, Volume
 from .movement import check_route
 
 __all__ = [
     "parse_altitude",
+    "parse_bbox",
     "parse_instant",
     "parse_route",
     "parse_time_window",
@@ -177,3 +185,22 @@ def parse_route(
     route = Route(tuple(points), tuple(instants), float(half_width), altitude)
     check_route(route, limits or GeometryLimits(), field_name)
     return route
+
+
+def parse_bbox(values: Any, field_name: str) -> BBox:
+    """``[west, south, east, north]`` in degrees; ``west > east`` crosses the antimeridian."""
+    if not isinstance(values, list | tuple) or len(values) != 4:
+        raise errors.InvalidValue("a bbox is west,south,east,north", field=field_name)
+    try:
+        west, south, east, north = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise errors.InvalidValue("bbox values must be numbers", field=field_name) from None
+    if any(isinstance(v, bool) for v in values):
+        raise errors.InvalidValue("bbox values must be numbers", field=field_name)
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise errors.NotFinite("bbox values must be finite", field=field_name)
+    if not (-90.0 <= south <= north <= 90.0):
+        raise errors.InvalidValue("bbox needs -90 <= south <= north <= 90", field=field_name)
+    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
+        raise errors.InvalidValue("bbox longitudes must be within [-180, 180]", field=field_name)
+    return BBox(west, south, east, north)

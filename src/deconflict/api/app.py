@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict import __version__, errors
-from deconflict.api import routes_accounts, routes_ledger, routes_notices, schemas
+from deconflict.alerts.webhooks import WebhookSender
+from deconflict.api import routes_accounts, routes_alerts, routes_ledger, routes_notices, schemas
 from deconflict.api.rendering import error_response
 from deconflict.service import Service
 
@@ -84,13 +85,19 @@ async def _publish_checkpoints(service: Service) -> None:
 def create_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_publish_checkpoints(service))
+        service.alerts.notifier.bind(asyncio.get_running_loop())
+        tasks = [
+            asyncio.create_task(_publish_checkpoints(service)),
+            asyncio.create_task(WebhookSender(service.alerts).run()),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         lifespan=lifespan,
@@ -173,6 +180,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_notices.router)
     app.include_router(routes_accounts.router)
     app.include_router(routes_ledger.router)
+    app.include_router(routes_alerts.router)
     app.include_router(routes_ledger.public)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
     return app

@@ -199,6 +199,38 @@ RECEIPT: dict[str, Any] = {
         "salt": {"type": "string", "description": "base64"},
     },
 }
+SUBSCRIPTION_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "events": {
+            "type": "array",
+            "items": {"enum": ["notice", "conflict"]},
+            "description": "default: notice (conflicts of one's own notices always stream)",
+        },
+        "kinds": {"type": "array", "items": {"enum": ["operation", "protected", "movement"]}},
+        "area": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 4,
+            "maxItems": 4,
+            "description": "west, south, east, north in degrees",
+        },
+        "altitude": _ref("Altitude"),
+        "time": _ref("TimeWindow"),
+        "webhook": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": {"type": "string", "description": "an allowed host only"}},
+        },
+    },
+}
+ALERT_ACK_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        "up_to": {"type": "integer"},
+    },
+}
 OBJECT: dict[str, Any] = {"type": "object"}
 LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
@@ -223,6 +255,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "CosignBody": COSIGN_BODY,
     "AckBody": ACK_BODY,
     "Receipt": RECEIPT,
+    "SubscriptionBody": SUBSCRIPTION_BODY,
+    "AlertAckBody": ALERT_ACK_BODY,
     "Error": ERROR,
 }
 _NAMES = {id(schema): name for name, schema in COMPONENTS.items()}

@@ -15,6 +15,7 @@ from deconflict.model import Channel, Party
 
 from .records import (
     AckRecord,
+    AlertRecord,
     CheckpointRecord,
     ConflictRecord,
     CosignatureRecord,
@@ -23,10 +24,13 @@ from .records import (
     LedgerEntry,
     NoticeRecord,
     PartyRecord,
+    SubscriptionRecord,
     VolumeRow,
+    WebhookDelivery,
 )
 
 __all__ = [
+    "AlertRepo",
     "ChannelRepo",
     "ConflictRepo",
     "DisclosureRepo",
@@ -155,6 +159,31 @@ class LedgerRepo(Protocol):
     def unlogged(self) -> dict[str, int]: ...
 
 
+class AlertRepo(Protocol):
+    """Subscriptions, the alert outbox and webhook deliveries."""
+
+    def add_subscription(self, record: SubscriptionRecord) -> None: ...
+    def subscription(self, subscription_id: str) -> SubscriptionRecord | None: ...
+    def subscriptions(self, party: str | None = None) -> list[SubscriptionRecord]: ...
+    def end_subscription(self, subscription_id: str, at: dt.datetime) -> bool: ...
+    def add(self, items: Sequence[tuple[str, str, dt.datetime, dict[str, Any]]]) -> list[int]: ...
+    def after(self, party: str, seq: int, limit: int = 1000) -> list[AlertRecord]: ...
+    def last_seq(self, party: str) -> int: ...
+    def query(
+        self, party: str, state: str = "all", after: int = 0, limit: int = 1000
+    ) -> list[AlertRecord]: ...
+    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> None: ...
+    def acknowledge(self, party: str, seqs: Sequence[int], at: dt.datetime) -> list[int]: ...
+    def add_deliveries(self, items: Sequence[tuple[int, str, dt.datetime]]) -> None: ...
+    def due(self, now: dt.datetime, limit: int = 100) -> list[WebhookDelivery]: ...
+    def next_due(self) -> dt.datetime | None: ...
+    def reschedule(
+        self, seq: int, subscription: str, at: dt.datetime, attempts: int, error: str | None
+    ) -> None: ...
+    def delivered(self, seq: int, subscription: str, at: dt.datetime, ledger_idx: int) -> None: ...
+    def pending(self, party: str) -> list[tuple[int, str, int, str | None]]: ...
+
+
 class Transaction(Protocol):
     """The repositories of one transaction, all on the same connection."""
 
@@ -178,6 +207,9 @@ class Transaction(Protocol):
 
     @property
     def ledger(self) -> LedgerRepo: ...
+
+    @property
+    def alerts(self) -> AlertRepo: ...
 
 
 class Store(Protocol):

@@ -11,6 +11,7 @@ from deconflict.model import Party
 
 __all__ = [
     "AckRecord",
+    "AlertRecord",
     "CheckpointRecord",
     "ConflictRecord",
     "CosignatureRecord",
@@ -19,7 +20,9 @@ __all__ = [
     "LedgerEntry",
     "NoticeRecord",
     "PartyRecord",
+    "SubscriptionRecord",
     "VolumeRow",
+    "WebhookDelivery",
 ]
 
 
@@ -159,3 +162,39 @@ class AckRecord:
     party: str
     at: dt.datetime
     ledger_idx: int
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """What a party asked to be alerted of, and where its webhook is."""
+
+    id: str
+    party: str
+    doc: dict[str, Any]
+    webhook_url: str | None
+    secret: str | None
+    created_at: dt.datetime
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert in a party's outbox; ``seq`` is its event id."""
+
+    seq: int
+    party: str
+    type: str
+    at: dt.datetime
+    data: dict[str, Any]
+    delivered_at: dt.datetime | None = None
+    acked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One alert due at one subscription's webhook."""
+
+    alert: AlertRecord
+    subscription: SubscriptionRecord
+    attempts: int
+    next_at: dt.datetime

@@ -22,6 +22,7 @@ from typing import Any
 from deconflict.model import Channel, Party, Role
 
 from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
+from .sqlite_alerts import SqliteAlerts
 from .sqlite_ledger import SqliteLedger
 
 __all__ = ["SqliteStore"]
@@ -479,6 +480,7 @@ class _Tx:
         self.disclosures = _Disclosures(conn)
         self.idempotency = _Idempotency(conn)
         self.ledger = SqliteLedger(conn)
+        self.alerts = SqliteAlerts(conn)
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -1,0 +1,1 @@
+"""Alerts: subscriptions, a durable outbox, the live stream and signed webhooks."""

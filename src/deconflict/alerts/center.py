@@ -1,0 +1,405 @@
+"""The alert center: what is alerted to whom, the outbox, delivery and acknowledgement records.
+
+Alerts are written to the store's outbox inside the transaction that caused
+them, so a committed change always has its alerts, and a crash before
+delivery loses none. Each write makes at most one conflict alert per party,
+listing every conflict it opened, changed or resolved for that party, naming
+the notices by id with minimal disclosure. Deliveries (to a stream or a
+webhook) and acknowledgements are ledger entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from deconflict import errors
+from deconflict.clock import Clock
+from deconflict.config import Settings
+from deconflict.disclosure import Viewer, sees_in_full
+from deconflict.engine import extents
+from deconflict.interchange import format_instant
+from deconflict.ledger.entries import canonical
+from deconflict.ledger.log import Ledger
+from deconflict.model import Notice, NoticeState, Role
+from deconflict.store import ConflictRecord, DisclosureRecord, Store, Transaction
+from deconflict.store.records import AlertRecord, SubscriptionRecord, WebhookDelivery
+
+from .subscriptions import matches, parse_subscription
+
+__all__ = ["AlertCenter", "Notifier", "alert_json"]
+
+#: How long a claimed webhook delivery is reserved before another attempt may take it.
+_LEASE = dt.timedelta(seconds=60)
+
+
+class Notifier:
+    """Wakes the stream and webhook loops when a write commits alerts (any thread may notify)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def current(self) -> asyncio.Event:
+        """Take this before reading the outbox, then wait on it: no wake-up is missed."""
+        if self._event is None:
+            raise RuntimeError("the notifier is not bound to an event loop")
+        return self._event
+
+    def notify(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+        self._event = asyncio.Event()
+
+    @staticmethod
+    async def wait(event: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    """An alert as a party sees it: event id, type, time and what happened."""
+    return {"id": alert.seq, "type": alert.type, "at": format_instant(alert.at)} | alert.data
+
+
+def _digest(alert: AlertRecord) -> str:
+    return hashlib.sha256(canonical(alert_json(alert))).hexdigest()
+
+
+def _backoff(attempts: int, cap_s: float) -> dt.timedelta:
+    """1 s, 2 s, 4 s … up to ``cap_s`` between webhook attempts."""
+    return dt.timedelta(seconds=min(cap_s, 2.0 ** max(0, attempts - 1)))
+
+
+class AlertCenter:
+    """Every use case on alerts, and the hooks the write path calls inside its transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        clock: Clock,
+        settings: Settings,
+        disclose: Callable[[Transaction, Sequence[DisclosureRecord]], None],
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._clock = clock
+        self.settings = settings
+        self._disclose = disclose
+        self.notifier = Notifier()
+
+    def now(self) -> dt.datetime:
+        return self._clock.now()
+
+    # --- what the write path calls, inside its transaction ------------------------------------
+
+    def _queue(
+        self,
+        tx: Transaction,
+        items: list[tuple[str, str, dict[str, Any]]],
+        wants: Callable[..., Any],
+    ) -> None:
+        """Append alerts and queue a webhook delivery for each subscription that wants it."""
+        if not items:
+            return
+        now = self._clock.now()
+        seqs = tx.alerts.add([(party, kind, now, data) for party, kind, data in items])
+        hooks = [s for s in tx.alerts.subscriptions() if s.webhook_url]
+        deliveries = [
+            (seq, s.id, now)
+            for seq, (party, kind, data) in zip(seqs, items, strict=True)
+            for s in hooks
+            if s.party == party and wants(s, kind, data)
+        ]
+        tx.alerts.add_deliveries(deliveries)
+
+    def conflicts_changed(
+        self, tx: Transaction, cause: Notice, changes: Sequence[tuple[str, ConflictRecord]]
+    ) -> None:
+        """One alert per party concerned, listing the conflicts ``cause``'s write changed.
+
+        ``changes`` are ``(opened|changed|resolved, record)``. Each side is named by
+        notice id, version and owner party only: minimal disclosure.
+        """
+        per_party: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for change, r in changes:
+            sides: tuple[dict[str, Any], dict[str, Any]] = (
+                {"id": r.a, "version": r.a_version, "party": r.a_party},
+                {"id": r.b, "version": r.b_version, "party": r.b_party},
+            )
+            for mine, theirs in (sides, sides[::-1]):
+                lists = per_party.setdefault(
+                    str(mine["party"]), {"opened": [], "changed": [], "resolved": []}
+                )
+                lists[change].append(
+                    {
+                        "kind": r.kind,
+                        "notice": {"id": mine["id"], "version": mine["version"]},
+                        "other": theirs,
+                    }
+                )
+        now = self._clock.now()
+        items, disclosures = [], []
+        for party, lists in sorted(per_party.items()):
+            data = {
+                "cause": {"id": cause.id, "version": cause.version, "party": cause.party},
+                **{k: v for k, v in lists.items() if v},
+            }
+            items.append((party, "conflict", data))
+            if party != cause.party:  # the cause's owner was shown these in its answer
+                for entries in lists.values():
+                    for entry in entries:
+                        other = entry["other"]
+                        disclosures.append(
+                            DisclosureRecord(
+                                now,
+                                party,
+                                other["party"],
+                                other["id"],
+                                other["version"],
+                                "alert",
+                                "minimal",
+                                other,
+                            )
+                        )
+        self._queue(tx, items, lambda s, kind, data: "conflict" in s.doc["events"])
+        self._disclose(tx, disclosures)
+
+    def notice_changed(self, tx: Transaction, notice: Notice, previous: Notice | None) -> None:
+        """Alert every subscription that matches the notice and whose party may see it."""
+        event = (
+            "notice.cancelled"
+            if notice.state is NoticeState.CANCELLED
+            else ("notice.updated" if previous is not None else "notice.created")
+        )
+        boxes = extents(notice, self.settings.policy, pad=False)
+        if previous is not None:
+            boxes += extents(previous, self.settings.policy, pad=False)
+        datum = self.settings.policy.datum
+        matched: dict[str, list[SubscriptionRecord]] = {}
+        for s in tx.alerts.subscriptions():
+            if "notice" not in s.doc["events"]:
+                continue
+            viewer = Viewer(s.party, Role.MEMBER, tx.channels.of_party(s.party))
+            if sees_in_full(viewer, notice) and matches(s.doc, notice.kind.value, boxes, datum):
+                matched.setdefault(s.party, []).append(s)
+        view = {
+            "id": notice.id,
+            "version": notice.version,
+            "party": notice.party,
+            "kind": notice.kind.value,
+            "state": notice.state.value,
+        }
+        items = [
+            (party, event, {"notice": view, "subscriptions": [s.id for s in subs]})
+            for party, subs in sorted(matched.items())
+        ]
+        self._queue(tx, items, lambda s, kind, data: s.id in data["subscriptions"])
+        now = self._clock.now()
+        self._disclose(
+            tx,
+            [
+                DisclosureRecord(
+                    now, party, notice.party, notice.id, notice.version, "alert", "full", view
+                )
+                for party, _, _ in items
+                if party != notice.party
+            ],
+        )
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def subscribe(self, viewer: Viewer, body: Any) -> dict[str, Any]:
+        parsed = parse_subscription(body, self.settings.webhook_hosts)
+        secret = "whsec_" + secrets.token_urlsafe(32) if parsed.webhook_url else None
+        record = SubscriptionRecord(
+            "s-" + secrets.token_hex(8),
+            viewer.party,
+            parsed.doc,
+            parsed.webhook_url,
+            secret,
+            self._clock.now(),
+        )
+        with self._ledger.write() as tx:
+            if len(tx.alerts.subscriptions(viewer.party)) >= self.settings.max_subscriptions:
+                raise errors.RateLimited(
+                    f"a party may keep at most {self.settings.max_subscriptions} subscriptions",
+                    field="body",
+                )
+            tx.alerts.add_subscription(record)
+        shown = _subscription_json(record)
+        return shown | ({"secret": secret} if secret else {})
+
+    def subscriptions(self, viewer: Viewer) -> list[dict[str, Any]]:
+        with self._store.read() as tx:
+            return [_subscription_json(s) for s in tx.alerts.subscriptions(viewer.party)]
+
+    def unsubscribe(self, viewer: Viewer, subscription_id: str) -> dict[str, Any]:
+        with self._ledger.write() as tx:
+            record = tx.alerts.subscription(subscription_id)
+            if record is None or record.party != viewer.party or record.ended_at is not None:
+                raise errors.NotFound(f"no subscription {subscription_id!r}")
+            tx.alerts.end_subscription(subscription_id, self._clock.now())
+        return _subscription_json(record) | {"ended": True}
+
+    # --- reading, delivering and acknowledging --------------------------------------------
+
+    def _party(self, viewer: Viewer, party: str | None) -> str:
+        if party is None or party == viewer.party:
+            return viewer.party
+        if viewer.role is Role.MEMBER:
+            raise errors.Forbidden("only an admin or an auditor may read another party's alerts")
+        return party
+
+    def alerts(
+        self, viewer: Viewer, state: str, after: int, limit: int, party: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A party's alerts: all, those never delivered, or those never acknowledged."""
+        who = self._party(viewer, party)
+        with self._store.read() as tx:
+            rows = tx.alerts.query(who, state, after, max(1, min(limit, 10_000)))
+        show = viewer.role is not Role.AUDITOR or who == viewer.party
+        return [
+            {
+                "id": a.seq,
+                "type": a.type,
+                "at": format_instant(a.at),
+                "delivered_at": format_instant(a.delivered_at),
+                "acked_at": format_instant(a.acked_at),
+            }
+            | ({"data": a.data} if show else {})
+            for a in rows
+        ]
+
+    def pending_webhooks(self, viewer: Viewer, party: str | None = None) -> list[dict[str, Any]]:
+        """Webhook deliveries not yet accepted by the receiver: who failed to receive what."""
+        who = self._party(viewer, party)
+        with self._store.read() as tx:
+            rows = tx.alerts.pending(who)
+        return [
+            {"id": seq, "subscription": sub, "attempts": attempts, "last_error": error}
+            for seq, sub, attempts, error in rows
+        ]
+
+    def start_after(self, viewer: Viewer, last_event_id: str | None) -> int:
+        """Where a stream starts: after Last-Event-ID, or after the newest alert."""
+        if last_event_id is not None:
+            text = last_event_id.strip()
+            if not text.isascii() or not text.isdigit() or len(text) > 18:
+                raise errors.InvalidValue("Last-Event-ID is an alert id", field="Last-Event-ID")
+            return int(text)
+        with self._store.read() as tx:
+            return tx.alerts.last_seq(viewer.party)
+
+    def take(self, party: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
+        """The party's alerts after ``after``, recorded as delivered to its stream."""
+        with self._store.read() as tx:
+            batch = tx.alerts.after(party, after, limit)
+        if not batch:
+            return []
+        with self._ledger.write() as tx:
+            self._ledger.log(
+                tx,
+                "delivery",
+                {
+                    "party": party,
+                    "channel": "stream",
+                    "alerts": [{"id": a.seq, "sha256": _digest(a)} for a in batch],
+                },
+            )
+            tx.alerts.mark_delivered([a.seq for a in batch], self._clock.now())
+        return [alert_json(a) for a in batch]
+
+    def acknowledge(self, viewer: Viewer, body: Any) -> dict[str, Any]:
+        """Acknowledge alerts by id (``ids``) or everything up to an id (``up_to``)."""
+        if not isinstance(body, dict):
+            raise errors.WrongType("the body must be a JSON object", field="body")
+        ids, up_to = body.get("ids"), body.get("up_to")
+        if (ids is None) == (up_to is None):
+            raise errors.InvalidValue("give either ids or up_to", field="ids")
+        if ids is not None and (
+            not isinstance(ids, list)
+            or not 0 < len(ids) <= 10_000
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+        ):
+            raise errors.WrongType("ids is a list of 1 to 10000 alert ids", field="ids")
+        if up_to is not None and (isinstance(up_to, bool) or not isinstance(up_to, int)):
+            raise errors.WrongType("up_to is an alert id", field="up_to")
+        with self._ledger.write() as tx:
+            if up_to is not None:
+                ids = [
+                    a.seq
+                    for a in tx.alerts.query(viewer.party, "unacknowledged", 0, 10_000)
+                    if a.seq <= up_to
+                ]
+            done = tx.alerts.acknowledge(viewer.party, ids or [], self._clock.now())
+            receipt = None
+            if done:
+                logged = self._ledger.log(tx, "alert.ack", {"party": viewer.party, "alerts": done})
+                receipt = self._ledger.receipt(tx, logged)
+        return {"acknowledged": done} | ({"receipt": receipt} if receipt else {})
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    def claim(self, limit: int = 50) -> list[WebhookDelivery]:
+        """Due webhook deliveries, reserved for a while so that no other worker sends them."""
+        now = self._clock.now()
+        with self._store.write() as tx:
+            due = tx.alerts.due(now, limit)
+            for d in due:
+                tx.alerts.reschedule(d.alert.seq, d.subscription.id, now + _LEASE, d.attempts, None)
+        return due
+
+    def next_due_in(self) -> float | None:
+        with self._store.read() as tx:
+            at = tx.alerts.next_due()
+        return None if at is None else max(0.0, (at - self._clock.now()).total_seconds())
+
+    def succeeded(self, delivery: WebhookDelivery, status: int) -> None:
+        with self._ledger.write() as tx:
+            logged = self._ledger.log(
+                tx,
+                "delivery",
+                {
+                    "party": delivery.alert.party,
+                    "channel": "webhook",
+                    "subscription": delivery.subscription.id,
+                    "status": status,
+                    "alerts": [{"id": delivery.alert.seq, "sha256": _digest(delivery.alert)}],
+                },
+            )
+            tx.alerts.delivered(
+                delivery.alert.seq, delivery.subscription.id, self._clock.now(), logged.index
+            )
+
+    def failed(self, delivery: WebhookDelivery, error: str) -> None:
+        attempts = delivery.attempts + 1
+        later = self._clock.now() + _backoff(attempts, self.settings.webhook_max_backoff_s)
+        with self._store.write() as tx:
+            tx.alerts.reschedule(
+                delivery.alert.seq, delivery.subscription.id, later, attempts, error[:500]
+            )
+
+
+def _subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "party": s.party,
+        **s.doc,
+        "webhook": {"url": s.webhook_url} if s.webhook_url else None,
+        "created_at": format_instant(s.created_at),
+    }

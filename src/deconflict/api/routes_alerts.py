@@ -1,0 +1,134 @@
+"""Alerts over HTTP: subscriptions, the live stream (Server-Sent Events), lists and acks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from deconflict.alerts.center import Notifier
+from deconflict.api import schemas
+from deconflict.api.auth import Caller, service_of
+from deconflict.api.rendering import read_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+#: A comment line every this many seconds keeps idle streams (and proxies) open.
+_KEEPALIVE_S = 15.0
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    summary="Subscribe to notices (and optionally add a webhook); the secret is shown once",
+    openapi_extra=schemas.body(schemas.SUBSCRIPTION_BODY),
+    responses=schemas.json_response(201, "the subscription", schemas.OBJECT),
+)
+async def subscribe(request: Request, caller: Caller) -> dict[str, Any]:
+    body = await read_json(request)
+    return await run_in_threadpool(service_of(request).alerts.subscribe, caller, body)
+
+
+@router.get(
+    "/subscriptions",
+    summary="The caller's active subscriptions",
+    responses=schemas.json_response(200, "subscriptions", schemas.LIST),
+)
+async def subscriptions(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    return await run_in_threadpool(service_of(request).alerts.subscriptions, caller)
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    summary="End a subscription",
+    responses=schemas.json_response(200, "the ended subscription", schemas.OBJECT, 404),
+)
+async def unsubscribe(request: Request, caller: Caller, subscription_id: str) -> dict[str, Any]:
+    return await run_in_threadpool(service_of(request).alerts.unsubscribe, caller, subscription_id)
+
+
+@router.get(
+    "/alerts",
+    summary="The caller's alerts: all, undelivered or unacknowledged",
+    responses=schemas.json_response(200, "alerts, oldest first", schemas.LIST, 403),
+)
+async def alerts(
+    request: Request,
+    caller: Caller,
+    state: Annotated[str, Query(pattern="^(all|undelivered|unacknowledged)$")] = "all",
+    after: Annotated[int, Query(ge=0, le=2**53, description="alerts after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    party: Annotated[str | None, Query(description="another party (admins, auditors)")] = None,
+) -> list[dict[str, Any]]:
+    return await run_in_threadpool(
+        service_of(request).alerts.alerts, caller, state, after, limit, party
+    )
+
+
+@router.get(
+    "/alerts/webhooks",
+    summary="Webhook deliveries not yet accepted by their receiver",
+    responses=schemas.json_response(200, "pending deliveries", schemas.LIST, 403),
+)
+async def pending_webhooks(
+    request: Request, caller: Caller, party: str | None = None
+) -> list[dict[str, Any]]:
+    return await run_in_threadpool(service_of(request).alerts.pending_webhooks, caller, party)
+
+
+@router.post(
+    "/alerts/ack",
+    summary="Acknowledge alerts by id, or all up to an id",
+    openapi_extra=schemas.body(schemas.ALERT_ACK_BODY),
+    responses=schemas.json_response(200, "what was acknowledged, and its receipt", schemas.OBJECT),
+)
+async def acknowledge(request: Request, caller: Caller) -> dict[str, Any]:
+    body = await read_json(request)
+    return await run_in_threadpool(service_of(request).alerts.acknowledge, caller, body)
+
+
+@router.get(
+    "/alerts/stream",
+    summary="Live alerts as Server-Sent Events; resume with Last-Event-ID",
+    responses={200: {"description": "an event stream", "content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    caller: Caller,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    center = service_of(request).alerts
+    start = await run_in_threadpool(center.start_after, caller, last_event_id)
+    poll = center.settings.alert_poll_s
+
+    async def events() -> AsyncIterator[str]:
+        last, idle = start, 0.0
+        yield "retry: 1000\n\n"
+        while True:
+            woken = center.notifier.current()
+            batch = await asyncio.to_thread(center.take, caller.party, last)
+            for alert in batch:
+                data = json.dumps(alert, separators=(",", ":"))
+                yield f"id: {alert['id']}\nevent: {alert['type']}\ndata: {data}\n\n"
+                last = alert["id"]
+            if batch:
+                idle = 0.0
+                continue
+            await Notifier.wait(woken, poll)
+            idle += poll
+            if idle >= _KEEPALIVE_S:
+                idle = 0.0
+                yield ": keepalive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
