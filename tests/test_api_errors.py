@@ -144,6 +144,7 @@ class World:
     #: A notice of ``b`` whose audience is ``a``, away from the others: ``a`` may ack it.
     shared_id: str = ""
     cosigner: Cosigner | None = None
+    subscription_id: str = ""
 
     def cosignature(self) -> dict[str, Any]:
         """A well-formed cosignature by ``a`` of the newest checkpoint."""
@@ -204,6 +205,7 @@ def _world(path: Path, **overrides: Any) -> Iterator[World]:
         world.cosigner = Cosigner.generate("a.example/cosigner")
         viewer = service.accounts.authenticate(tokens["a"])
         service.acknowledgements.register_key(viewer, {"vkey": world.cosigner.vkey})
+        world.subscription_id = service.alerts.subscribe(viewer, {"kinds": ["protected"]})["id"]
         yield world
     service.store.close()
 
@@ -294,6 +296,8 @@ class Endpoint:
     notice: str = "notice_id"
     #: The body is made at send time by this method of the world (e.g. a fresh signature).
     made_body: str | None = None
+    #: The answer is an endless event stream.
+    streams: bool = False
 
     def url(self, world: World) -> str:
         path = self.path.format(
@@ -303,6 +307,7 @@ class Endpoint:
             index=0,
             level=0,
             path="000.p/1",
+            subscription_id=world.subscription_id,
         )
         return f"{path}?{self.query}" if self.query else path
 
@@ -347,6 +352,13 @@ ENDPOINTS = (
     Endpoint("POST", "/v1/ledger/cosignatures", "a", {}, made_body="cosignature"),
     Endpoint("GET", "/v1/ledger/cosignatures", "a"),
     Endpoint("POST", "/v1/notices/{notice_id}/ack", "a", {"version": 1}, notice="shared_id"),
+    Endpoint("POST", "/v1/subscriptions", "b", {"events": ["conflict", "notice"]}),
+    Endpoint("GET", "/v1/subscriptions", "a"),
+    Endpoint("DELETE", "/v1/subscriptions/{subscription_id}", "a"),
+    Endpoint("GET", "/v1/alerts", "a", query="state=unacknowledged"),
+    Endpoint("GET", "/v1/alerts/webhooks", "a"),
+    Endpoint("POST", "/v1/alerts/ack", "a", {"up_to": 1000}),
+    Endpoint("GET", "/v1/alerts/stream", "a", streams=True),
 )
 AUTHENTICATED = [e for e in ENDPOINTS if e.caller is not None]
 WITH_BODY = [e for e in ENDPOINTS if e.body is not None]
@@ -378,6 +390,13 @@ def test_the_well_formed_request_of_each_endpoint_succeeds(
     world: World, endpoint: Endpoint
 ) -> None:
     """The control for every case below: the same request, done right, answers 2xx."""
+    if endpoint.streams:
+        url = endpoint.url(world)
+        with world.client.stream("GET", url, headers=world.headers(endpoint.caller)) as answer:
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/event-stream")
+            assert next(answer.iter_lines()) == "retry: 1000"
+        return
     response = _send(world, endpoint, endpoint.caller)
     assert 200 <= response.status_code < 300, response.text
 
