@@ -6,6 +6,7 @@ python -m bench http   [--size 100000] [--clients 16] [--seconds 20]
 python -m bench rss    [--size 1000000]
 python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--samples 1000]
                        [--repeats 3] [--no-audit] [--keep DIR]
+python -m bench alerts [--rate 100] [--seconds 30]
 python -m bench plot
 """
 
@@ -80,6 +81,9 @@ def main() -> None:
     ledger.add_argument("--repeats", type=int, default=3)
     ledger.add_argument("--no-audit", action="store_true")
     ledger.add_argument("--keep", type=Path, help="make the store in this folder and keep it")
+    alerts = sub.add_parser("alerts", help="alert latency from commit to webhook arrival")
+    alerts.add_argument("--rate", type=float, default=100.0, help="notices per second")
+    alerts.add_argument("--seconds", type=float, default=30.0)
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -95,6 +99,10 @@ def main() -> None:
         from bench.http import run_rss
 
         _save("rss", run_rss(args.size))
+    elif args.what == "alerts":
+        from bench.alerts import run_alerts
+
+        _save("alerts", run_alerts(args.rate, args.seconds))
     elif args.what == "ledger":
         from bench.ledger import run_ledger
 
