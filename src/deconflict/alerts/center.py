@@ -34,9 +34,6 @@ from .subscriptions import matches, parse_subscription
 
 __all__ = ["AlertCenter", "Notifier", "alert_json"]
 
-#: How long a claimed webhook delivery is reserved before another attempt may take it.
-_LEASE = dt.timedelta(seconds=60)
-
 
 class Notifier:
     """Wakes the stream and webhook loops when a write commits alerts (any thread may notify)."""
@@ -328,16 +325,23 @@ class AlertCenter:
         """Acknowledge alerts by id (``ids``) or everything up to an id (``up_to``)."""
         if not isinstance(body, dict):
             raise errors.WrongType("the body must be a JSON object", field="body")
+        for key in body:
+            if key not in ("ids", "up_to"):
+                raise errors.InvalidValue(f"unknown field {key!r}", field=str(key))
         ids, up_to = body.get("ids"), body.get("up_to")
         if (ids is None) == (up_to is None):
             raise errors.InvalidValue("give either ids or up_to", field="ids")
         if ids is not None and (
             not isinstance(ids, list)
             or not 0 < len(ids) <= 10_000
-            or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+            or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**53 for i in ids
+            )
         ):
             raise errors.WrongType("ids is a list of 1 to 10000 alert ids", field="ids")
-        if up_to is not None and (isinstance(up_to, bool) or not isinstance(up_to, int)):
+        if up_to is not None and (
+            isinstance(up_to, bool) or not isinstance(up_to, int) or not 0 <= up_to < 2**53
+        ):
             raise errors.WrongType("up_to is an alert id", field="up_to")
         with self._ledger.write() as tx:
             if up_to is not None:
@@ -358,10 +362,13 @@ class AlertCenter:
     def claim(self, limit: int = 50) -> list[WebhookDelivery]:
         """Due webhook deliveries, reserved for a while so that no other worker sends them."""
         now = self._clock.now()
+        # Reserved for longer than an attempt can take, so that a sender that dies
+        # mid-attempt (a crash, kill -9) delays the delivery a little, never loses it.
+        lease = dt.timedelta(seconds=max(10.0, 3 * self.settings.webhook_timeout_s))
         with self._store.write() as tx:
             due = tx.alerts.due(now, limit)
             for d in due:
-                tx.alerts.reschedule(d.alert.seq, d.subscription.id, now + _LEASE, d.attempts, None)
+                tx.alerts.reschedule(d.alert.seq, d.subscription.id, now + lease, d.attempts, None)
         return due
 
     def next_due_in(self) -> float | None:

@@ -52,6 +52,10 @@ def allowed_webhook(url: Any, hosts: Sequence[str]) -> str:
     if not isinstance(url, str) or not url or len(url) > 2000:
         raise errors.WrongType("webhook.url is a URL of at most 2000 characters", field=field)
     parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not 0–65535
+    except ValueError:
+        raise errors.InvalidValue("the webhook's port is not a valid port", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.InvalidValue("a webhook is an http or https URL", field=field)
     if parts.username or parts.password:
@@ -91,6 +95,9 @@ def parse_subscription(body: Any, webhook_hosts: Sequence[str] = ()) -> Parsed:
         hook = body["webhook"]
         if not isinstance(hook, dict):
             raise errors.WrongType("webhook is an object with a url", field="webhook")
+        for key in hook:
+            if key != "url":
+                raise errors.InvalidValue(f"unknown field {key!r}", field=f"webhook.{key}")
         url = allowed_webhook(hook.get("url"), webhook_hosts)
     return Parsed(doc, url)
 

@@ -67,7 +67,7 @@ class WebhookSender:
         }
         try:
             response = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
             await asyncio.to_thread(self._center.failed, delivery, f"{type(exc).__name__}: {exc}")
             return
         if 200 <= response.status_code < 300:

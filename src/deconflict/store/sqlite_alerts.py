@@ -173,7 +173,7 @@ class SqliteAlerts:
             " FROM webhook_deliveries AS d"
             " JOIN alerts AS a ON a.seq = d.alert_seq"
             " JOIN subscriptions AS s ON s.id = d.subscription"
-            " WHERE d.delivered_at IS NULL AND d.next_at <= ?"
+            " WHERE d.delivered_at IS NULL AND d.next_at <= ? AND s.ended_at IS NULL"
             " ORDER BY d.next_at, d.alert_seq LIMIT ?",
             (_ts(now), limit),
         ).fetchall()
@@ -186,7 +186,9 @@ class SqliteAlerts:
 
     def next_due(self) -> dt.datetime | None:
         row = self._c.execute(
-            "SELECT MIN(next_at) FROM webhook_deliveries WHERE delivered_at IS NULL"
+            "SELECT MIN(d.next_at) FROM webhook_deliveries AS d"
+            " JOIN subscriptions AS s ON s.id = d.subscription"
+            " WHERE d.delivered_at IS NULL AND s.ended_at IS NULL"
         ).fetchone()
         return _instant(row[0])
 
@@ -212,7 +214,9 @@ class SqliteAlerts:
         rows = self._c.execute(
             "SELECT d.alert_seq, d.subscription, d.attempts, d.last_error"
             " FROM webhook_deliveries AS d JOIN alerts AS a ON a.seq = d.alert_seq"
-            " WHERE a.party = ? AND d.delivered_at IS NULL ORDER BY d.alert_seq",
+            " JOIN subscriptions AS s ON s.id = d.subscription"
+            " WHERE a.party = ? AND d.delivered_at IS NULL AND s.ended_at IS NULL"
+            " ORDER BY d.alert_seq",
             (party,),
         ).fetchall()
         return [(int(r[0]), str(r[1]), int(r[2]), r[3]) for r in rows]
