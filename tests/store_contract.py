@@ -172,6 +172,9 @@ class StoreContract:
                 "operation",
                 _row(_extent(0, 0, 1, 1), row[2]).packed,
             )
+        with store.read() as tx:
+            assert tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)], "a") == []
+            assert len(tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)], "b")) == 2
 
     def test_bulk_import_is_indexed_like_single_puts(self, store: Store) -> None:
         with store.write() as tx:

@@ -96,8 +96,8 @@ def _screened(
     """For each conflict kind and each volume of ``notice``: candidates and which conflict."""
     rows = [
         r
-        for r in tx.notices.candidate_volumes(extents(notice, policy, pad=True))
-        if r[1] != notice.id and r[3] != notice.party
+        for r in tx.notices.candidate_volumes(extents(notice, policy, pad=True), notice.party)
+        if r[1] != notice.id
     ]
     groups: dict[ConflictKind, list[int]] = defaultdict(list)
     for k, row in enumerate(rows):

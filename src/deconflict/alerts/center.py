@@ -376,30 +376,43 @@ class AlertCenter:
             at = tx.alerts.next_due()
         return None if at is None else max(0.0, (at - self._clock.now()).total_seconds())
 
-    def succeeded(self, delivery: WebhookDelivery, status: int) -> None:
-        with self._ledger.write() as tx:
-            logged = self._ledger.log(
-                tx,
-                "delivery",
-                {
-                    "party": delivery.alert.party,
-                    "channel": "webhook",
-                    "subscription": delivery.subscription.id,
-                    "status": status,
-                    "alerts": [{"id": delivery.alert.seq, "sha256": _digest(delivery.alert)}],
-                },
-            )
-            tx.alerts.delivered(
-                delivery.alert.seq, delivery.subscription.id, self._clock.now(), logged.index
-            )
+    def record(self, outcomes: Sequence[tuple[WebhookDelivery, int | None, str | None]]) -> None:
+        """Record a round of attempts at once: ``(delivery, 2xx status or None, error)``.
 
-    def failed(self, delivery: WebhookDelivery, error: str) -> None:
-        attempts = delivery.attempts + 1
-        later = self._clock.now() + _backoff(attempts, self.settings.webhook_max_backoff_s)
-        with self._store.write() as tx:
-            tx.alerts.reschedule(
-                delivery.alert.seq, delivery.subscription.id, later, attempts, error[:500]
+        Each accepted delivery is ledgered; each failure waits 1 s, 2 s, 4 s … longer.
+        """
+        now = self._clock.now()
+        done = [(d, status) for d, status, _ in outcomes if status is not None]
+        with self._ledger.write() as tx:
+            logged = (
+                self._ledger.log_many(
+                    tx,
+                    [
+                        (
+                            "delivery",
+                            {
+                                "party": d.alert.party,
+                                "channel": "webhook",
+                                "subscription": d.subscription.id,
+                                "status": status,
+                                "alerts": [{"id": d.alert.seq, "sha256": _digest(d.alert)}],
+                            },
+                        )
+                        for d, status in done
+                    ],
+                )
+                if done
+                else []
             )
+            for (d, _), entry in zip(done, logged, strict=True):
+                tx.alerts.delivered(d.alert.seq, d.subscription.id, now, entry.index)
+            for d, status, error in outcomes:
+                if status is None:
+                    attempts = d.attempts + 1
+                    later = now + _backoff(attempts, self.settings.webhook_max_backoff_s)
+                    tx.alerts.reschedule(
+                        d.alert.seq, d.subscription.id, later, attempts, (error or "")[:500]
+                    )
 
 
 def _subscription_json(s: SubscriptionRecord) -> dict[str, Any]:

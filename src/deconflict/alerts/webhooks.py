@@ -43,7 +43,8 @@ class WebhookSender:
                 try:
                     due = await asyncio.to_thread(self._center.claim)
                     if due:
-                        await asyncio.gather(*(self._send(client, d) for d in due))
+                        outcomes = await asyncio.gather(*(self._send(client, d) for d in due))
+                        await asyncio.to_thread(self._center.record, outcomes)
                         continue
                     wait = await asyncio.to_thread(self._center.next_due_in)
                 except Exception:  # the store is busy or gone for a moment: try again soon
@@ -52,12 +53,14 @@ class WebhookSender:
                 poll = self._settings.alert_poll_s
                 await Notifier.wait(event, poll if wait is None else min(wait, poll))
 
-    async def _send(self, client: httpx.AsyncClient, delivery: WebhookDelivery) -> None:
+    async def _send(
+        self, client: httpx.AsyncClient, delivery: WebhookDelivery
+    ) -> tuple[WebhookDelivery, int | None, str | None]:
+        """One attempt: ``(delivery, 2xx status, None)`` or ``(delivery, None, why not)``."""
         url = delivery.subscription.webhook_url or ""
         secret = delivery.subscription.secret or ""
         if urllib.parse.urlsplit(url).hostname not in self._settings.webhook_hosts:
-            await asyncio.to_thread(self._center.failed, delivery, "host no longer allowed")
-            return
+            return delivery, None, "host no longer allowed"
         body = json.dumps(alert_json(delivery.alert), separators=(",", ":")).encode("utf-8")
         timestamp = int(self._center.now().timestamp())
         headers = {
@@ -68,9 +71,7 @@ class WebhookSender:
         try:
             response = await client.post(url, content=body, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
-            await asyncio.to_thread(self._center.failed, delivery, f"{type(exc).__name__}: {exc}")
-            return
+            return delivery, None, f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
-            await asyncio.to_thread(self._center.succeeded, delivery, response.status_code)
-        else:
-            await asyncio.to_thread(self._center.failed, delivery, f"HTTP {response.status_code}")
+            return delivery, response.status_code, None
+        return delivery, None, f"HTTP {response.status_code}"

@@ -71,8 +71,13 @@ class NoticeRepo(Protocol):
         """Store many new notices at once (bulk import); none may exist yet."""
         ...
 
-    def candidate_volumes(self, queries: Sequence[Extent]) -> list[tuple[Any, ...]]:
+    def candidate_volumes(
+        self, queries: Sequence[Extent], exclude_party: str | None = None
+    ) -> list[tuple[Any, ...]]:
         """Indexed volumes whose extent meets any query extent, one row each.
+
+        ``exclude_party``'s own volumes are left out: a party's notices never conflict
+        with each other.
 
         Rows hold :data:`~deconflict.store.records.VOLUME_HIT_COLUMNS`. Conservative:
         it may return extra volumes, never fewer.

@@ -166,6 +166,7 @@ _CANDIDATES = (
     " FROM volume_index AS r JOIN volumes AS v ON v.id = r.id >> 1"
     " WHERE r.lon_max >= ? AND r.lon_min <= ? AND r.lat_max >= ? AND r.lat_min <= ?"
     " AND r.alt_max >= ? AND r.alt_min <= ? AND r.t_max >= ? AND r.t_min <= ?"
+    " AND v.party != ?"
 )
 
 
@@ -269,12 +270,15 @@ class _Notices:
                 ],
             )
 
-    def candidate_volumes(self, queries: Sequence[Extent]) -> list[tuple[Any, ...]]:
+    def candidate_volumes(
+        self, queries: Sequence[Extent], exclude_party: str | None = None
+    ) -> list[tuple[Any, ...]]:
         """Rows (see :data:`VOLUME_HIT_COLUMNS`) of indexed volumes meeting any query extent."""
         seen: dict[int, tuple[Any, ...]] = {}
         for q in queries:
             for piece in q.box.pieces():
-                rows = self._c.execute(_CANDIDATES, _box(q, piece)).fetchall()
+                args = (*_box(q, piece), "" if exclude_party is None else exclude_party)
+                rows = self._c.execute(_CANDIDATES, args).fetchall()
                 for row in rows:
                     seen.setdefault(row[0], tuple(row))
         return list(seen.values())
