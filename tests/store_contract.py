@@ -24,7 +24,12 @@ from deconflict.store import (
     Store,
     VolumeRow,
 )
-from deconflict.store.records import AckRecord, CosignatureRecord, LedgerEntry
+from deconflict.store.records import (
+    AckRecord,
+    CosignatureRecord,
+    LedgerEntry,
+    SubscriptionRecord,
+)
 
 T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -355,3 +360,49 @@ class StoreContract:
             assert tx.ledger.logged_disclosures(8, 9) == [shown]
             assert tx.ledger.unlogged() == {"notice_versions": 1, "disclosures": 0}
             assert tx.ledger.notices_unlike_history() == []
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    def test_alert_outbox_subscriptions_and_deliveries(self, store: Store) -> None:
+        hook = SubscriptionRecord("s1", "a", {"events": ["conflict"]}, "http://h/x", "k", T0)
+        plain = SubscriptionRecord("s2", "a", {"events": ["notice"]}, None, None, T0)
+        with store.write() as tx:
+            _party(tx, "a")
+            _party(tx, "b")
+            tx.alerts.add_subscription(hook)
+            tx.alerts.add_subscription(plain)
+            first, second, third = tx.alerts.add(
+                [
+                    ("a", "conflict", T0, {"n": 1}),
+                    ("b", "conflict", T0, {"n": 2}),
+                    ("a", "notice.created", T0, {"n": 3}),
+                ]
+            )
+            tx.alerts.add_deliveries([(first, "s1", T0), (third, "s1", T0 + HOUR)])
+        assert first < second < third
+        with store.read() as tx:
+            assert [s.id for s in tx.alerts.subscriptions("a")] == ["s1", "s2"]
+            assert tx.alerts.subscription("s1") == hook
+            assert [a.seq for a in tx.alerts.after("a", 0)] == [first, third]
+            assert [a.data for a in tx.alerts.after("a", first)] == [{"n": 3}]
+            assert tx.alerts.last_seq("a") == third and tx.alerts.last_seq("c") == 0
+            due = tx.alerts.due(T0)
+            assert [(d.alert.seq, d.subscription.id, d.attempts) for d in due] == [(first, "s1", 0)]
+            assert tx.alerts.next_due() == T0
+        with store.write() as tx:
+            tx.alerts.reschedule(first, "s1", T0 + 2 * HOUR, 1, "HTTP 500")
+            assert tx.alerts.acknowledge("a", [first, second], T0) == [first]  # b's is not a's
+        with store.read() as tx:
+            assert tx.alerts.due(T0 + HOUR)[0].alert.seq == third
+            assert tx.alerts.pending("a") == [(first, "s1", 1, "HTTP 500"), (third, "s1", 0, None)]
+            assert [a.seq for a in tx.alerts.query("a", "unacknowledged")] == [third]
+        with store.write() as tx:
+            tx.alerts.delivered(first, "s1", T0 + 3 * HOUR, 42)
+            tx.alerts.mark_delivered([third], T0 + 3 * HOUR)
+            assert tx.alerts.end_subscription("s1", T0 + 4 * HOUR) is True
+            assert tx.alerts.end_subscription("s1", T0 + 4 * HOUR) is False
+        with store.read() as tx:
+            assert tx.alerts.query("a", "undelivered") == []
+            assert tx.alerts.pending("a") == []  # an ended subscription's webhook stops
+            assert tx.alerts.due(T0 + 5 * HOUR) == []
+            assert [s.id for s in tx.alerts.subscriptions("a")] == ["s2"]

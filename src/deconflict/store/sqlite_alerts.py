@@ -22,32 +22,33 @@ def _instant(text: str | None) -> dt.datetime | None:
     return None if text is None else dt.datetime.fromisoformat(text)
 
 
+def _required(text: str) -> dt.datetime:
+    """A NOT NULL time column."""
+    return dt.datetime.fromisoformat(text)
+
+
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _subscription(row: sqlite3.Row, prefix: str = "") -> SubscriptionRecord:
-    created = _instant(row[f"{prefix}created_at"])
-    assert created is not None  # NOT NULL column
     return SubscriptionRecord(
         row[f"{prefix}id"],
         row[f"{prefix}party"],
         json.loads(row[f"{prefix}doc"]),
         row[f"{prefix}webhook_url"],
         row[f"{prefix}secret"],
-        created,
+        _required(row[f"{prefix}created_at"]),
         _instant(row[f"{prefix}ended_at"]),
     )
 
 
 def _alert(row: sqlite3.Row) -> AlertRecord:
-    at = _instant(row["at"])
-    assert at is not None  # NOT NULL column
     return AlertRecord(
         row["seq"],
         row["party"],
         row["type"],
-        at,
+        _required(row["at"]),
         json.loads(row["data"]),
         _instant(row["delivered_at"]),
         _instant(row["acked_at"]),
@@ -179,9 +180,11 @@ class SqliteAlerts:
         ).fetchall()
         out = []
         for r in rows:
-            next_at = _instant(r["d_next_at"])
-            assert next_at is not None  # NOT NULL column
-            out.append(WebhookDelivery(_alert(r), _subscription(r, "s_"), r["d_attempts"], next_at))
+            out.append(
+                WebhookDelivery(
+                    _alert(r), _subscription(r, "s_"), r["d_attempts"], _required(r["d_next_at"])
+                )
+            )
         return out
 
     def next_due(self) -> dt.datetime | None:
