@@ -675,7 +675,7 @@ class Harness:
             "auditor",
             params={"recipient": recipient, "notice_id": notice_id, "limit": 10_000},
         )
-        return sum(1 for record in response.json() if record["reason"] != "identify")
+        return sum(1 for record in response.json() if record["reason"] not in ("identify", "alert"))
 
 
 def _setup(harness: Harness, rng: random.Random) -> None:
@@ -760,6 +760,12 @@ def _compare_disclosures(harness: Harness) -> None:
             if record["owner"] != notice.party or record["recipient"] == notice.party:
                 audit.bad("GET /v1/disclosures", f"record {record} of {notice.id}")
             full = record["level"] == "full"
+            if record["reason"] == "alert":
+                # A conflict alert names the notice to the owners of its counterparts only.
+                counterparts = {p.party for p in audit.policy.partners(notice.id, None)}
+                if record["recipient"] not in counterparts or record["level"] != "minimal":
+                    audit.leak("GET /v1/disclosures", f"alert record {record} of {notice.id}")
+                continue
             if record["reason"] == "identify":
                 identified[(record["recipient"], record["owner"], full)] += 1
             else:
