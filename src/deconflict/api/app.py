@@ -23,6 +23,7 @@ from deconflict import __version__, errors
 from deconflict.alerts.webhooks import WebhookSender
 from deconflict.api import routes_accounts, routes_alerts, routes_ledger, routes_notices, schemas
 from deconflict.api.rendering import error_response
+from deconflict.console import mount_console
 from deconflict.service import Service
 
 __all__ = ["create_app"]
@@ -182,5 +183,6 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_ledger.public)
+    mount_console(app)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
     return app
