@@ -80,6 +80,8 @@
     "Tracks": layers.tracks,
   }, { collapsed: false }).addTo(map);
   const draft = L.layerGroup().addTo(map);
+  // For automation and debugging: the map and what the page holds (all of it from the API).
+  window.deconflictConsole = { map, state };
 
   function styleOf(notice) {
     if (notice.kind === "protected") return { color: "#1b7f3b", className: "notice notice-protected" };
