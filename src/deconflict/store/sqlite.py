@@ -24,6 +24,10 @@ from deconflict.model import Channel, Party, Role
 from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
 from .sqlite_alerts import SqliteAlerts
 from .sqlite_ledger import SqliteLedger
+from .sqlite_rows import disclosure
+from .sqlite_rows import dump as _dump
+from .sqlite_rows import instant as _instant
+from .sqlite_rows import ts as _ts
 
 __all__ = ["SqliteStore"]
 
@@ -34,14 +38,6 @@ _MMAP_BYTES = 256 * 1024 * 1024
 _CACHE_KIB = 16 * 1024
 
 
-def _ts(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat()
-
-
-def _instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
-
-
 def _minutes(instant: dt.datetime, round_up: bool) -> float:
     minutes = (instant - _EPOCH).total_seconds() / 60.0
     return float(math.ceil(minutes) if round_up else math.floor(minutes))
@@ -49,10 +45,6 @@ def _minutes(instant: dt.datetime, round_up: bool) -> float:
 
 def _alt(value: float) -> float:
     return max(-_FAR_ALT, min(_FAR_ALT, value))
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 class _Parties:
@@ -432,20 +424,7 @@ class _Disclosures:
             f"SELECT * FROM disclosures WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
             (*args, limit),
         ).fetchall()
-        return [
-            DisclosureRecord(
-                _instant(r["at"]),
-                r["recipient"],
-                r["owner"],
-                r["notice_id"],
-                r["notice_version"],
-                r["reason"],
-                r["level"],
-                json.loads(r["view"]),
-                r["ledger_idx"],
-            )
-            for r in rows
-        ]
+        return [disclosure(r) for r in rows]
 
 
 class _Idempotency:

@@ -16,16 +16,11 @@ from .records import (
     LedgerEntry,
     NoticeRecord,
 )
+from .sqlite_rows import disclosure
+from .sqlite_rows import instant as _instant
+from .sqlite_rows import ts as _ts
 
 __all__ = ["SqliteLedger"]
-
-
-def _ts(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat()
-
-
-def _instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
 
 
 def _checkpoint(row: sqlite3.Row | None) -> CheckpointRecord | None:
@@ -35,6 +30,10 @@ def _checkpoint(row: sqlite3.Row | None) -> CheckpointRecord | None:
     return CheckpointRecord(
         row["size"], row["note"], _instant(row["at"]), _instant(published) if published else None
     )
+
+
+def _ack(r: sqlite3.Row) -> AckRecord:
+    return AckRecord(r["notice_id"], r["version"], r["party"], _instant(r["at"]), r["ledger_idx"])
 
 
 def _blob(value: bytes | str) -> bytes:
@@ -216,10 +215,7 @@ class SqliteLedger:
         rows = self._c.execute(
             "SELECT * FROM acks WHERE notice_id = ? ORDER BY version, at, party", (notice_id,)
         ).fetchall()
-        return [
-            AckRecord(r["notice_id"], r["version"], r["party"], _instant(r["at"]), r["ledger_idx"])
-            for r in rows
-        ]
+        return [_ack(r) for r in rows]
 
     # --- what the audit compares with the ledger -------------------------------------------
 
@@ -252,27 +248,11 @@ class SqliteLedger:
             "SELECT * FROM disclosures WHERE ledger_idx >= ? AND ledger_idx < ? ORDER BY seq",
             (start, end),
         ).fetchall()
-        return [
-            DisclosureRecord(
-                _instant(r["at"]),
-                r["recipient"],
-                r["owner"],
-                r["notice_id"],
-                r["notice_version"],
-                r["reason"],
-                r["level"],
-                json.loads(r["view"]),
-                r["ledger_idx"],
-            )
-            for r in rows
-        ]
+        return [disclosure(r) for r in rows]
 
     def all_acks(self) -> list[AckRecord]:
         rows = self._c.execute("SELECT * FROM acks ORDER BY ledger_idx").fetchall()
-        return [
-            AckRecord(r["notice_id"], r["version"], r["party"], _instant(r["at"]), r["ledger_idx"])
-            for r in rows
-        ]
+        return [_ack(r) for r in rows]
 
     def party_key_rows(self) -> list[tuple[str, str, int]]:
         """``(party, vkey, ledger index)`` of every registered cosigning key."""
