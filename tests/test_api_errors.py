@@ -359,6 +359,23 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/alerts/webhooks", "a"),
     Endpoint("POST", "/v1/alerts/ack", "a", {"up_to": 1000}),
     Endpoint("GET", "/v1/alerts/stream", "a", streams=True),
+    Endpoint(
+        "POST",
+        "/v1/tracks",
+        "a",
+        {
+            "reports": [
+                {
+                    "aircraft": "A-1",
+                    "time": "2026-05-01T00:00:00Z",
+                    "lon": 36.05,
+                    "lat": 33.05,
+                    "altitude": {"value": 500, "reference": "W84", "units": "m"},
+                    "velocity": {"east": 50.0, "north": 0.0, "up": 0.0},
+                }
+            ]
+        },
+    ),
 )
 AUTHENTICATED = [e for e in ENDPOINTS if e.caller is not None]
 WITH_BODY = [e for e in ENDPOINTS if e.body is not None]

@@ -49,6 +49,20 @@ class Settings:
     webhook_timeout_s: float = 5.0
     #: How often streams and webhooks look for alerts other processes wrote.
     alert_poll_s: float = 1.0
+    #: Position reports per ``POST /v1/tracks``.
+    max_track_batch: int = 50_000
+    #: How long position reports are kept.
+    track_retention_hours: float = 24.0
+    #: How far ahead closest approach and incursions are predicted.
+    lookahead_s: float = 120.0
+    #: Separation below which two parties' aircraft are alerted (5 NM, 1,000 ft).
+    proximity_horizontal_m: float = 9_260.0
+    proximity_vertical_m: float = 304.8
+    #: How far outside its party's operation volumes an aircraft may be and still conform.
+    conformance_lateral_m: float = 200.0
+    conformance_vertical_m: float = 100.0
+    #: A track not reported for this long is left out of closest-approach checks.
+    track_stale_s: float = 30.0
 
 
 _ENV = "DECONFLICT_"
@@ -74,6 +88,14 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "webhook_max_backoff_s": settings.webhook_max_backoff_s,
         "webhook_timeout_s": settings.webhook_timeout_s,
         "alert_poll_s": settings.alert_poll_s,
+        "max_track_batch": settings.max_track_batch,
+        "track_retention_hours": settings.track_retention_hours,
+        "lookahead_s": settings.lookahead_s,
+        "proximity_horizontal_m": settings.proximity_horizontal_m,
+        "proximity_vertical_m": settings.proximity_vertical_m,
+        "conformance_lateral_m": settings.conformance_lateral_m,
+        "conformance_vertical_m": settings.conformance_vertical_m,
+        "track_stale_s": settings.track_stale_s,
         "airspace_lateral_m": p.airspace.lateral_m,
         "airspace_vertical_m": p.airspace.vertical_m,
         "airspace_time_s": p.airspace.time_s,
@@ -132,6 +154,14 @@ def _build(values: dict[str, Any]) -> Settings:
         webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
         webhook_timeout_s=_positive(v["webhook_timeout_s"], "webhook_timeout_s"),
         alert_poll_s=_positive(v["alert_poll_s"], "alert_poll_s"),
+        max_track_batch=int(v["max_track_batch"]),
+        track_retention_hours=_positive(v["track_retention_hours"], "track_retention_hours"),
+        lookahead_s=_positive(v["lookahead_s"], "lookahead_s"),
+        proximity_horizontal_m=_positive(v["proximity_horizontal_m"], "proximity_horizontal_m"),
+        proximity_vertical_m=_positive(v["proximity_vertical_m"], "proximity_vertical_m"),
+        conformance_lateral_m=_positive(v["conformance_lateral_m"], "conformance_lateral_m"),
+        conformance_vertical_m=_positive(v["conformance_vertical_m"], "conformance_vertical_m"),
+        track_stale_s=_positive(v["track_stale_s"], "track_stale_s"),
     )
 
 

@@ -154,13 +154,15 @@ def _pairs(aircraft: Sequence[Aircraft], reach_m: float) -> npt.NDArray[np.int64
 def closest_approaches(
     aircraft: Sequence[Aircraft],
     thresholds: Thresholds,
-    vertical_margin: float = 0.0,
+    vertical_margins: Sequence[float] | None = None,
     max_speed_ms: float | None = None,
 ) -> list[tuple[int, int, Approach]]:
     """Every pair (by index) that loses separation within the lookahead.
 
     Candidates come from an index over positions, reaching as far as the two
     fastest aircraft can close in the lookahead, so no pair is missed.
+    ``vertical_margins`` (one per aircraft) widen the vertical threshold of each
+    pair by both aircraft's altitude uncertainty, e.g. across altitude datums.
     """
     if len(aircraft) < 2:
         return []
@@ -176,7 +178,12 @@ def closest_approaches(
     v = velocity[j] - velocity[i]
     mid = up[i] + up[j]
     mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
-    lost, t_loss, t_cpa = separation_loss(r, v, mid, thresholds, vertical_margin)
+    margins = (
+        np.zeros(len(aircraft))
+        if vertical_margins is None
+        else np.asarray(vertical_margins, dtype=np.float64)
+    )
+    lost, t_loss, t_cpa = separation_loss(r, v, mid, thresholds, margins[i] + margins[j])
     out = []
     for k in np.flatnonzero(lost):
         at = r[k] + v[k] * t_cpa[k]

@@ -22,6 +22,7 @@ from deconflict import engine, errors
 from deconflict.accounts import Accounts
 from deconflict.acknowledgements import Acknowledgements
 from deconflict.alerts.center import AlertCenter
+from deconflict.altitude import w84_interval
 from deconflict.clock import Clock
 from deconflict.config import Settings
 from deconflict.conflicts import conflict_between
@@ -53,6 +54,7 @@ from deconflict.notices import Awareness, notice_to_doc, parse_awareness, parse_
 from deconflict.ratelimit import RateLimiter
 from deconflict.store import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
+from deconflict.tracks import TrackMonitor
 from deconflict.volumes import parse_bbox, parse_instant
 
 __all__ = ["Service"]
@@ -88,6 +90,7 @@ class Service:
         self.accounts = Accounts(store, clock, self.ledger)
         self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
         self.alerts = AlertCenter(store, self.ledger, clock, settings, self._disclose)
+        self.tracks = TrackMonitor(store, self.ledger, clock, settings, self.alerts)
         self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], Notice] = OrderedDict()
 
@@ -693,7 +696,17 @@ class Service:
             if notice.party != viewer.party:
                 disclosures.append(self._disclosure(viewer, notice, "identify", view))
         self._record(disclosures)
-        return {"operations": views, "tracks": []}
+        band = w84_interval(AltitudeBand(alt, alt, reference), self.settings.policy.datum)
+        tracks = self.tracks.near(
+            viewer,
+            lon,
+            lat,
+            band,
+            instant - spread - dt.timedelta(seconds=self.settings.track_stale_s),
+            instant + spread,
+            tolerance_m,
+        )
+        return {"operations": views, "tracks": tracks}
 
     def disclosures(
         self,

@@ -176,6 +176,16 @@ class AlertCenter:
         self._queue(tx, items, lambda s, kind, data: "conflict" in s.doc["events"])
         self._disclose(tx, disclosures)
 
+    def track_alerts(
+        self,
+        tx: Transaction,
+        items: list[tuple[str, str, dict[str, Any]]],
+        disclosures: Sequence[DisclosureRecord] = (),
+    ) -> None:
+        """Queue ``(party, type, data)`` track alerts, for webhooks of ``track`` subscriptions."""
+        self._queue(tx, items, lambda s, kind, data: "track" in s.doc["events"])
+        self._disclose(tx, disclosures)
+
     def notice_changed(self, tx: Transaction, notice: Notice, previous: Notice | None) -> None:
         """Alert every subscription that matches the notice and whose party may see it."""
         event = (

@@ -27,7 +27,8 @@ __all__ = ["EVENTS", "Parsed", "allowed_webhook", "matches", "parse_subscription
 
 #: ``notice``: a notice the party may see was filed, changed or cancelled.
 #: ``conflict``: a conflict of one of its own notices opened, changed or resolved.
-EVENTS = ("notice", "conflict")
+#: ``track``: its aircraft's conformance, closest approaches and incursions.
+EVENTS = ("notice", "conflict", "track")
 _KEYS = {"events", "kinds", "area", "altitude", "time", "webhook"}
 
 

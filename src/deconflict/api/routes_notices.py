@@ -173,3 +173,17 @@ async def disclosures(
     return await run_in_threadpool(
         service_of(request).disclosures, caller, recipient, notice_id, limit
     )
+
+
+@router.post(
+    "/tracks",
+    tags=["tracks"],
+    summary="Report aircraft positions; conformance, closest approach and incursions are checked",
+    openapi_extra=schemas.body(schemas.TRACKS_BODY),
+    responses=schemas.json_response(
+        200, "what was taken and how many alerts it raised", schemas.OBJECT, 403
+    ),
+)
+async def tracks(request: Request, caller: Caller) -> dict[str, Any]:
+    body = await read_json(request)
+    return await run_in_threadpool(service_of(request).tracks.ingest, caller, body)

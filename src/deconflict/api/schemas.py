@@ -231,6 +231,43 @@ ALERT_ACK_BODY: dict[str, Any] = {
         "up_to": {"type": "integer"},
     },
 }
+TRACKS_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["reports"],
+    "properties": {
+        "reports": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["aircraft", "time", "lon", "lat", "altitude"],
+                "properties": {
+                    "aircraft": {"type": "string"},
+                    "time": {"type": "string", "format": "date-time"},
+                    "lon": {"type": "number"},
+                    "lat": {"type": "number"},
+                    "altitude": {
+                        "type": "object",
+                        "required": ["value", "reference"],
+                        "properties": {
+                            "value": {"type": "number"},
+                            "reference": {"enum": ["W84", "AMSL", "FL", "AGL"]},
+                            "units": {"enum": ["m", "ft"]},
+                        },
+                    },
+                    "velocity": {
+                        "type": "object",
+                        "description": "m/s",
+                        "properties": {
+                            "east": {"type": "number"},
+                            "north": {"type": "number"},
+                            "up": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
 OBJECT: dict[str, Any] = {"type": "object"}
 LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
@@ -257,6 +294,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "Receipt": RECEIPT,
     "SubscriptionBody": SUBSCRIPTION_BODY,
     "AlertAckBody": ALERT_ACK_BODY,
+    "TracksBody": TRACKS_BODY,
     "Error": ERROR,
 }
 _NAMES = {id(schema): name for name, schema in COMPONENTS.items()}

@@ -25,6 +25,7 @@ from .records import (
     NoticeRecord,
     PartyRecord,
     SubscriptionRecord,
+    TrackPoint,
     VolumeRow,
     WebhookDelivery,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "NoticeRepo",
     "PartyRepo",
     "Store",
+    "TrackRepo",
     "Transaction",
 ]
 
@@ -189,6 +191,23 @@ class AlertRepo(Protocol):
     def pending(self, party: str) -> list[tuple[int, str, int, str | None]]: ...
 
 
+class TrackRepo(Protocol):
+    """Position reports, each aircraft's newest state, and raised track conditions."""
+
+    def add_reports(self, points: Sequence[TrackPoint]) -> None: ...
+    def advance(self, points: Sequence[TrackPoint]) -> list[TrackPoint]: ...
+    def states(self, since: dt.datetime) -> list[TrackPoint]: ...
+    def reports_near(
+        self, box: tuple[float, float, float, float], start: dt.datetime, end: dt.datetime
+    ) -> list[TrackPoint]: ...
+    def prune(self, before: dt.datetime) -> int: ...
+    def flags(self, kind: str) -> dict[tuple[str, str, str], dt.datetime]: ...
+    def raise_flags(
+        self, kind: str, keys: Sequence[tuple[str, str, str]], at: dt.datetime
+    ) -> None: ...
+    def clear_flags(self, kind: str, keys: Sequence[tuple[str, str, str]]) -> None: ...
+
+
 class Transaction(Protocol):
     """The repositories of one transaction, all on the same connection."""
 
@@ -215,6 +234,9 @@ class Transaction(Protocol):
 
     @property
     def alerts(self) -> AlertRepo: ...
+
+    @property
+    def tracks(self) -> TrackRepo: ...
 
 
 class Store(Protocol):

@@ -21,6 +21,7 @@ __all__ = [
     "NoticeRecord",
     "PartyRecord",
     "SubscriptionRecord",
+    "TrackPoint",
     "VolumeRow",
     "WebhookDelivery",
 ]
@@ -198,3 +199,19 @@ class WebhookDelivery:
     subscription: SubscriptionRecord
     attempts: int
     next_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    """One position report of one aircraft; altitudes are a W84 interval in metres."""
+
+    party: str
+    aircraft: str
+    time: dt.datetime
+    lon: float
+    lat: float
+    alt_lo: float
+    alt_hi: float
+    east: float = 0.0
+    north: float = 0.0
+    up: float = 0.0

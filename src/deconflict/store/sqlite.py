@@ -28,6 +28,7 @@ from .sqlite_rows import disclosure
 from .sqlite_rows import dump as _dump
 from .sqlite_rows import instant as _instant
 from .sqlite_rows import ts as _ts
+from .sqlite_tracks import SqliteTracks
 
 __all__ = ["SqliteStore"]
 
@@ -464,6 +465,7 @@ class _Tx:
         self.idempotency = _Idempotency(conn)
         self.ledger = SqliteLedger(conn)
         self.alerts = SqliteAlerts(conn)
+        self.tracks = SqliteTracks(conn)
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -1,0 +1,120 @@
+"""Position reports, the newest state per aircraft and raised track conditions (SQLite)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Sequence
+
+from .records import TrackPoint
+
+__all__ = ["SqliteTracks"]
+
+_COLUMNS = "party, aircraft, time, lon, lat, alt_lo, alt_hi, east, north, up"
+
+
+def _ts(instant: dt.datetime) -> str:
+    """Fixed-width UTC text, so that comparing the text compares the instants."""
+    return instant.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _point(row: sqlite3.Row) -> TrackPoint:
+    return TrackPoint(
+        row["party"],
+        row["aircraft"],
+        dt.datetime.fromisoformat(row["time"]),
+        row["lon"],
+        row["lat"],
+        row["alt_lo"],
+        row["alt_hi"],
+        row["east"],
+        row["north"],
+        row["up"],
+    )
+
+
+def _values(p: TrackPoint) -> tuple[object, ...]:
+    return (
+        p.party,
+        p.aircraft,
+        _ts(p.time),
+        p.lon,
+        p.lat,
+        p.alt_lo,
+        p.alt_hi,
+        p.east,
+        p.north,
+        p.up,
+    )
+
+
+class SqliteTracks:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def add_reports(self, points: Sequence[TrackPoint]) -> None:
+        """Keep every report; a repeated (aircraft, time) replaces the earlier one."""
+        self._c.executemany(
+            f"INSERT OR REPLACE INTO track_reports ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [_values(p) for p in points],
+        )
+
+    def advance(self, points: Sequence[TrackPoint]) -> list[TrackPoint]:
+        """Make each point its aircraft's state unless a newer one is known; returns those taken."""
+        taken = []
+        for p in points:
+            cur = self._c.execute(
+                f"INSERT INTO track_state ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (party, aircraft) DO UPDATE SET time = excluded.time,"
+                " lon = excluded.lon, lat = excluded.lat, alt_lo = excluded.alt_lo,"
+                " alt_hi = excluded.alt_hi, east = excluded.east, north = excluded.north,"
+                " up = excluded.up WHERE excluded.time > track_state.time",
+                _values(p),
+            )
+            if cur.rowcount == 1:
+                taken.append(p)
+        return taken
+
+    def states(self, since: dt.datetime) -> list[TrackPoint]:
+        """Every aircraft's newest state, if it is no older than ``since``."""
+        rows = self._c.execute(
+            f"SELECT {_COLUMNS} FROM track_state WHERE time >= ? ORDER BY party, aircraft",
+            (_ts(since),),
+        ).fetchall()
+        return [_point(r) for r in rows]
+
+    def reports_near(
+        self, box: tuple[float, float, float, float], start: dt.datetime, end: dt.datetime
+    ) -> list[TrackPoint]:
+        """Reports within a lon/lat box and a time window (for identification)."""
+        west, south, east, north = box
+        rows = self._c.execute(
+            f"SELECT {_COLUMNS} FROM track_reports WHERE time >= ? AND time <= ?"
+            " AND lon >= ? AND lon <= ? AND lat >= ? AND lat <= ? ORDER BY time",
+            (_ts(start), _ts(end), west, east, south, north),
+        ).fetchall()
+        return [_point(r) for r in rows]
+
+    def prune(self, before: dt.datetime) -> int:
+        """Forget reports older than the retention window."""
+        cur = self._c.execute("DELETE FROM track_reports WHERE time < ?", (_ts(before),))
+        return cur.rowcount
+
+    def flags(self, kind: str) -> dict[tuple[str, str, str], dt.datetime]:
+        rows = self._c.execute(
+            "SELECT party, aircraft, other, since FROM track_flags WHERE kind = ?", (kind,)
+        ).fetchall()
+        return {(r[0], r[1], r[2]): dt.datetime.fromisoformat(r[3]) for r in rows}
+
+    def raise_flags(self, kind: str, keys: Sequence[tuple[str, str, str]], at: dt.datetime) -> None:
+        self._c.executemany(
+            "INSERT OR IGNORE INTO track_flags (kind, party, aircraft, other, since)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(kind, *k, _ts(at)) for k in keys],
+        )
+
+    def clear_flags(self, kind: str, keys: Sequence[tuple[str, str, str]]) -> None:
+        self._c.executemany(
+            "DELETE FROM track_flags WHERE kind = ? AND party = ? AND aircraft = ? AND other = ?",
+            [(kind, *k) for k in keys],
+        )

@@ -1,0 +1,370 @@
+"""Live tracks: position reports, conformance, closest approach between parties, incursions.
+
+A batch of reports is taken in one write transaction: every report is kept
+(late and out-of-order ones too, within the retention window); an aircraft's
+state moves only forward in time. Then, for each aircraft whose state moved:
+
+- **conformance**: is it inside (within a tolerance) an active operation
+  volume of its own party? A change either way alerts the owner;
+- **incursion**: is it inside, or predicted within the lookahead to enter, a
+  protected place or a movement's corridor of another party? Both owners are
+  alerted when it starts;
+- **proximity**: across all fresh states, pairs of aircraft of different
+  parties predicted to lose separation within the lookahead alert both
+  parties, once, with the relative position and the time to closest approach
+  but not the other's aircraft identity.
+
+Alerts are raised when a condition starts (and, for conformance, when it
+ends), never on every report: raised conditions are kept in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deconflict import errors
+from deconflict.alerts.center import AlertCenter
+from deconflict.altitude import w84_interval
+from deconflict.clock import Clock
+from deconflict.config import Settings
+from deconflict.disclosure import Viewer
+from deconflict.engine import extents, footprint_of_core
+from deconflict.geometry import BBox, Footprint, circle, corridor
+from deconflict.interchange import format_instant
+from deconflict.ledger.log import Ledger
+from deconflict.model import (
+    AltitudeBand,
+    AltitudeReference,
+    Buffers,
+    Notice,
+    NoticeKind,
+    Role,
+    TimeWindow,
+    Volume,
+)
+from deconflict.proximity import Aircraft, Thresholds, closest_approaches
+from deconflict.screen import Candidates, screen
+from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
+from deconflict.store import DisclosureRecord, Store, Transaction
+from deconflict.store.records import TrackPoint
+from deconflict.volumes import parse_altitude, parse_instant
+
+__all__ = ["TrackMonitor", "parse_reports"]
+
+_NONE = Buffers(0.0, 0.0, 0.0)
+_INSTANT = dt.timedelta(microseconds=1)
+_FUTURE = dt.timedelta(seconds=60)
+_KEYS = {"aircraft", "time", "lon", "lat", "altitude", "velocity"}
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise errors.WrongType("a number is expected", field=field)
+    if not math.isfinite(value):
+        raise errors.NotFinite("must be a finite number", field=field)
+    return float(value)
+
+
+def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -> list[TrackPoint]:
+    """Validate a batch; each report's altitude becomes a W84 interval."""
+    if not isinstance(body, dict):
+        raise errors.WrongType("the body must be a JSON object", field="body")
+    reports = body.get("reports")
+    if not isinstance(reports, list) or not reports:
+        raise errors.WrongType("reports is a non-empty list", field="reports")
+    if len(reports) > settings.max_track_batch:
+        raise errors.PayloadTooLarge(
+            f"at most {settings.max_track_batch} reports per batch", field="reports"
+        )
+    oldest = now - dt.timedelta(hours=settings.track_retention_hours)
+    points = []
+    for i, report in enumerate(reports):
+        where = f"reports[{i}]"
+        if not isinstance(report, dict):
+            raise errors.WrongType("a report is an object", field=where)
+        for key in report:
+            if key not in _KEYS:
+                raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.{key}")
+        aircraft = report.get("aircraft")
+        if not isinstance(aircraft, str) or not 0 < len(aircraft) <= 64:
+            raise errors.WrongType("aircraft is 1–64 characters", field=f"{where}.aircraft")
+        time = parse_instant(report.get("time"), f"{where}.time")
+        if time > now + _FUTURE:
+            raise errors.InvalidValue("the report is from the future", field=f"{where}.time")
+        if time < oldest:
+            raise errors.InvalidValue(
+                "the report is older than the retention window", field=f"{where}.time"
+            )
+        lon = _number(report.get("lon"), f"{where}.lon")
+        lat = _number(report.get("lat"), f"{where}.lat")
+        if not -180.0 <= lon <= 180.0:
+            raise errors.InvalidValue("lon is within [-180, 180]", field=f"{where}.lon")
+        if not -90.0 <= lat <= 90.0:
+            raise errors.LatitudeOutOfRange("lat is within [-90, 90]", field=f"{where}.lat")
+        altitude = report.get("altitude")
+        if not isinstance(altitude, dict) or "value" not in altitude:
+            raise errors.WrongType(
+                "altitude is {value, reference, units}", field=f"{where}.altitude"
+            )
+        value = altitude["value"]
+        band = parse_altitude(
+            {**altitude, "lower": value, "upper": value} | {"value": None},
+            f"{where}.altitude",
+        )
+        if band.lower_m is None or band.upper_m is None:
+            raise errors.InvalidValue("altitude.value is a number", field=f"{where}.altitude")
+        lo, hi = w84_interval(band, settings.policy.datum)
+        velocity = report.get("velocity") or {}
+        if not isinstance(velocity, dict):
+            raise errors.WrongType("velocity is {east, north, up}", field=f"{where}.velocity")
+        east, north, up = (
+            _number(velocity.get(k, 0.0), f"{where}.velocity.{k}") for k in ("east", "north", "up")
+        )
+        if math.hypot(east, north) > 1000.0 or abs(up) > 200.0:
+            raise errors.InvalidValue("velocity is beyond any aircraft", field=f"{where}.velocity")
+        points.append(TrackPoint(party, aircraft, time, lon, lat, lo, hi, east, north, up))
+    return points
+
+
+def _hits(tx: Transaction, volume: Volume, rows: list[tuple[Any, ...]], datum: Any) -> list[int]:
+    """Indices of the candidate rows whose volume meets ``volume`` exactly."""
+    if not rows:
+        return []
+    candidates = Candidates.from_packed([r[5] for r in rows])
+
+    def exact(k: int) -> Footprint:
+        return footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
+
+    return np.flatnonzero(screen(volume, candidates, _NONE, datum, exact)).tolist()
+
+
+class TrackMonitor:
+    """Takes position reports and raises track alerts."""
+
+    def __init__(
+        self, store: Store, ledger: Ledger, clock: Clock, settings: Settings, alerts: AlertCenter
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._clock = clock
+        self._settings = settings
+        self._alerts = alerts
+
+    @property
+    def thresholds(self) -> Thresholds:
+        s = self._settings
+        return Thresholds(s.proximity_horizontal_m, s.proximity_vertical_m, s.lookahead_s)
+
+    def _probe(self, p: TrackPoint, radius_m: float, vertical_m: float, ahead_s: float) -> Volume:
+        """The space an aircraft may occupy from now until ``ahead_s`` later."""
+        later = p.time + dt.timedelta(seconds=ahead_s)
+        climb = p.up * ahead_s
+        band = AltitudeBand(
+            min(p.alt_lo, p.alt_lo + climb) - vertical_m,
+            max(p.alt_hi, p.alt_hi + climb) + vertical_m,
+            AltitudeReference.W84,
+        )
+        travel = math.hypot(p.east, p.north) * ahead_s
+        if travel < 1.0:
+            footprint = circle(p.lon, p.lat, max(radius_m, 1.0))
+        else:
+            course = math.atan2(p.east, p.north)
+            start = lonlat_to_unit(p.lon, p.lat)
+            east = np.array([-math.sin(math.radians(p.lon)), math.cos(math.radians(p.lon)), 0.0])
+            north = np.cross(start, east)
+            d = travel / EARTH_RADIUS_M
+            end = math.cos(d) * start + math.sin(d) * (
+                math.sin(course) * east + math.cos(course) * north
+            )
+            footprint = corridor(start, end, max(radius_m, 1.0))
+        return Volume(footprint, band, TimeWindow(p.time, later + _INSTANT))
+
+    def _rows(self, tx: Transaction, volume: Volume) -> list[tuple[Any, ...]]:
+        probe = Notice("probe", "", NoticeKind.OPERATION, (volume,))
+        return tx.notices.candidate_volumes(extents(probe, self._settings.policy, pad=False))
+
+    def _conforms(self, tx: Transaction, p: TrackPoint) -> bool:
+        s = self._settings
+        volume = self._probe(p, s.conformance_lateral_m, s.conformance_vertical_m, 0.0)
+        rows = [
+            r
+            for r in self._rows(tx, volume)
+            if r[3] == p.party and r[4] == NoticeKind.OPERATION.value
+        ]
+        return bool(_hits(tx, volume, rows, s.policy.datum))
+
+    def _incursions(self, tx: Transaction, p: TrackPoint) -> dict[str, tuple[str, str]]:
+        """Protected places and movements of others it is in or will enter: id → (party, kind)."""
+        volume = self._probe(p, 1.0, 0.0, self._settings.lookahead_s)
+        rows = [
+            r
+            for r in self._rows(tx, volume)
+            if r[3] != p.party and r[4] in (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
+        ]
+        return {
+            rows[k][1]: (rows[k][3], rows[k][4])
+            for k in _hits(tx, volume, rows, self._settings.policy.datum)
+        }
+
+    def ingest(self, viewer: Viewer, body: Any) -> dict[str, Any]:
+        if viewer.role is Role.AUDITOR:
+            raise errors.Forbidden("an auditor may read metadata but not report tracks")
+        now = self._clock.now()
+        points = parse_reports(body, viewer.party, now, self._settings)
+        newest: dict[str, TrackPoint] = {}
+        for p in points:
+            if p.aircraft not in newest or p.time > newest[p.aircraft].time:
+                newest[p.aircraft] = p
+        with self._ledger.write() as tx:
+            tx.tracks.add_reports(points)
+            moved = tx.tracks.advance(list(newest.values()))
+            raised = self._conformance(tx, moved) + self._incursion(tx, moved)
+            if moved:
+                raised += self._proximity(tx, now)
+            tx.tracks.prune(now - dt.timedelta(hours=self._settings.track_retention_hours))
+        self._alerts.notifier.notify()
+        return {"accepted": len(points), "moved": len(moved), "alerts": raised}
+
+    # --- the three checks, each raising alerts on a change ----------------------------------
+
+    def _conformance(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
+        flagged = tx.tracks.flags("nonconforming")
+        start: list[tuple[str, str, str]] = []
+        end: list[tuple[str, str, str]] = []
+        items: list[tuple[str, str, dict[str, Any]]] = []
+        for p in moved:
+            key = (p.party, p.aircraft, "")
+            inside = self._conforms(tx, p)
+            where = {
+                "aircraft": p.aircraft,
+                "time": format_instant(p.time),
+                "lon": p.lon,
+                "lat": p.lat,
+            }
+            if not inside and key not in flagged:
+                start.append(key)
+                items.append((p.party, "track.nonconforming", where))
+            elif inside and key in flagged:
+                end.append(key)
+                items.append((p.party, "track.conforming", where))
+        tx.tracks.raise_flags("nonconforming", start, self._clock.now())
+        tx.tracks.clear_flags("nonconforming", end)
+        self._alerts.track_alerts(tx, items)
+        return len(items)
+
+    def _incursion(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
+        flagged = tx.tracks.flags("incursion")
+        start: list[tuple[str, str, str]] = []
+        end: list[tuple[str, str, str]] = []
+        items: list[tuple[str, str, dict[str, Any]]] = []
+        shown: list[DisclosureRecord] = []
+        now = self._clock.now()
+        for p in moved:
+            found = self._incursions(tx, p)
+            for notice_id, (owner, kind) in found.items():
+                key = (p.party, p.aircraft, notice_id)
+                if key in flagged:
+                    continue
+                start.append(key)
+                place = {"id": notice_id, "party": owner, "kind": kind}
+                data = {"aircraft": p.aircraft, "notice": place, "time": format_instant(p.time)}
+                items.append((p.party, "track.incursion", data))
+                items.append(
+                    (
+                        owner,
+                        "track.incursion",
+                        {
+                            "notice": {"id": notice_id},
+                            "aircraft_party": p.party,
+                            "time": format_instant(p.time),
+                        },
+                    )
+                )
+                record = tx.notices.get(notice_id)
+                version = record.version if record is not None else 0
+                shown.append(
+                    DisclosureRecord(
+                        now, p.party, owner, notice_id, version, "incursion", "minimal", place
+                    )
+                )
+            end.extend(k for k in flagged if k[:2] == (p.party, p.aircraft) and k[2] not in found)
+        tx.tracks.raise_flags("incursion", start, now)
+        tx.tracks.clear_flags("incursion", end)
+        self._alerts.track_alerts(tx, items, shown)
+        return len(items)
+
+    def _proximity(self, tx: Transaction, now: dt.datetime) -> int:
+        fresh = tx.tracks.states(now - dt.timedelta(seconds=self._settings.track_stale_s))
+        fleet = [
+            Aircraft(p.lon, p.lat, (p.alt_lo + p.alt_hi) / 2, p.east, p.north, p.up) for p in fresh
+        ]
+        margins = [(p.alt_hi - p.alt_lo) / 2 for p in fresh]
+        current: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for i, j, a in closest_approaches(fleet, self.thresholds, margins):
+            pi, pj = fresh[i], fresh[j]
+            if pi.party == pj.party:
+                continue
+            common = {
+                "t_loss_s": a.t_loss_s,
+                "t_cpa_s": a.t_cpa_s,
+                "horizontal_m": a.horizontal_m,
+                "vertical_m": a.vertical_m,
+            }
+            current[(pi.party, pi.aircraft, f"{pj.party}/{pj.aircraft}")] = common | {
+                "aircraft": pi.aircraft,
+                "other_party": pj.party,
+                "relative": {"east_m": a.east_m, "north_m": a.north_m},
+            }
+            current[(pj.party, pj.aircraft, f"{pi.party}/{pi.aircraft}")] = common | {
+                "aircraft": pj.aircraft,
+                "other_party": pi.party,
+                "relative": {"east_m": -a.east_m, "north_m": -a.north_m},
+            }
+        flagged = tx.tracks.flags("proximity")
+        new = [k for k in current if k not in flagged]
+        tx.tracks.raise_flags("proximity", new, now)
+        tx.tracks.clear_flags("proximity", [k for k in flagged if k not in current])
+        items = [(k[0], "track.proximity", current[k]) for k in new]
+        self._alerts.track_alerts(tx, items)
+        return len(items)
+
+    # --- identification -----------------------------------------------------------------
+
+    def near(
+        self,
+        viewer: Viewer,
+        lon: float,
+        lat: float,
+        alt: tuple[float, float],
+        start: dt.datetime,
+        end: dt.datetime,
+        tolerance_m: float,
+    ) -> list[dict[str, Any]]:
+        """Aircraft reported near a point in a time window: the owner, and to it the details."""
+        reach = max(tolerance_m, 50.0)
+        dlat = math.degrees(reach / EARTH_RADIUS_M)
+        dlon = min(180.0, dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.9))), 1e-6))
+        box = BBox(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+        with self._store.read() as tx:
+            found = tx.tracks.reports_near((box.west, box.south, box.east, box.north), start, end)
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        here = lonlat_to_unit(lon, lat)
+        for p in found:
+            gap = float(np.arccos(np.clip(here @ lonlat_to_unit(p.lon, p.lat), -1, 1)))
+            if gap * EARTH_RADIUS_M > reach or p.alt_hi < alt[0] or p.alt_lo > alt[1]:
+                continue
+            view: dict[str, Any] = {"party": p.party, "kind": "track"}
+            if p.party == viewer.party:
+                view |= {
+                    "aircraft": p.aircraft,
+                    "time": format_instant(p.time),
+                    "lon": p.lon,
+                    "lat": p.lat,
+                }
+            seen[(p.party, p.aircraft)] = view  # the newest report of each aircraft
+        return list(seen.values())
