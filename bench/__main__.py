@@ -7,6 +7,7 @@ python -m bench rss    [--size 1000000]
 python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--samples 1000]
                        [--repeats 3] [--no-audit] [--keep DIR]
 python -m bench alerts [--rate 100] [--seconds 30]
+python -m bench tracks [--aircraft 10000] [--rounds 3]
 python -m bench plot
 """
 
@@ -84,6 +85,9 @@ def main() -> None:
     alerts = sub.add_parser("alerts", help="alert latency from commit to webhook arrival")
     alerts.add_argument("--rate", type=float, default=100.0, help="notices per second")
     alerts.add_argument("--seconds", type=float, default=30.0)
+    tracks = sub.add_parser("tracks", help="track ingest with every check on")
+    tracks.add_argument("--aircraft", type=int, default=10_000)
+    tracks.add_argument("--rounds", type=int, default=3)
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -99,6 +103,10 @@ def main() -> None:
         from bench.http import run_rss
 
         _save("rss", run_rss(args.size))
+    elif args.what == "tracks":
+        from bench.tracks import run_tracks
+
+        _save("tracks", run_tracks(args.aircraft, args.rounds))
     elif args.what == "alerts":
         from bench.alerts import run_alerts
 

@@ -197,3 +197,22 @@ def test_the_index_prefilter_misses_no_pair(
             if lost[0]:
                 expected.add((i, j))
     assert found == expected
+
+
+def test_a_focus_keeps_exactly_the_pairs_involving_it() -> None:
+    rng = np.random.default_rng(3)
+    fleet = [
+        Aircraft(
+            35 + rng.uniform(-0.3, 0.3),
+            33 + rng.uniform(-0.3, 0.3),
+            3000.0,
+            rng.uniform(-200, 200),
+            rng.uniform(-200, 200),
+        )
+        for _ in range(60)
+    ]
+    every = {(i, j) for i, j, _ in closest_approaches(fleet, MANNED)}
+    focus = [0, 7, 31]
+    focused = {(i, j) for i, j, _ in closest_approaches(fleet, MANNED, focus=focus)}
+    assert every, "the scene must have some losses of separation"
+    assert focused == {(i, j) for i, j in every if i in focus or j in focus}

@@ -134,19 +134,30 @@ def separation_loss(
     return lost, lo, t_cpa
 
 
-def _pairs(aircraft: Sequence[Aircraft], reach_m: float) -> npt.NDArray[np.int64]:
-    """Index pairs ``i < j`` that may come within ``reach_m``: conservative, from an STRtree."""
+def _pairs(
+    aircraft: Sequence[Aircraft], reach_m: float, focus: Sequence[int] | None = None
+) -> npt.NDArray[np.int64]:
+    """Index pairs ``i < j`` that may come within ``reach_m``: conservative, from an STRtree.
+
+    With ``focus``, only pairs with at least one aircraft in it.
+    """
     lon = np.array([a.lon for a in aircraft], dtype=np.float64)
     lat = np.array([a.lat for a in aircraft], dtype=np.float64)
     dlat = np.degrees(reach_m / EARTH_RADIUS_M)
     reach_lat = np.minimum(np.abs(lat) + dlat, 89.999)
     dlon = np.minimum(dlat / np.cos(np.radians(reach_lat)), 180.0)
     tree = shapely.STRtree(shapely.points(lon, lat))
+    chosen = np.arange(len(aircraft)) if focus is None else np.asarray(focus, dtype=np.int64)
     found = []
     for shift in (0.0, 360.0, -360.0):  # a box past ±180° wraps to the other side
-        boxes = shapely.box(lon - dlon + shift, lat - dlat, lon + dlon + shift, lat + dlat)
-        found.append(tree.query(boxes))
+        c = chosen
+        boxes = shapely.box(
+            lon[c] - dlon[c] + shift, lat[c] - dlat, lon[c] + dlon[c] + shift, lat[c] + dlat
+        )
+        query, hit = tree.query(boxes)
+        found.append(np.stack([c[query], hit]))
     pairs = np.concatenate(found, axis=1).T
+    pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] < pairs[:, 1]]
     return np.unique(pairs, axis=0).astype(np.int64)
 
@@ -156,6 +167,7 @@ def closest_approaches(
     thresholds: Thresholds,
     vertical_margins: Sequence[float] | None = None,
     max_speed_ms: float | None = None,
+    focus: Sequence[int] | None = None,
 ) -> list[tuple[int, int, Approach]]:
     """Every pair (by index) that loses separation within the lookahead.
 
@@ -163,6 +175,7 @@ def closest_approaches(
     fastest aircraft can close in the lookahead, so no pair is missed.
     ``vertical_margins`` (one per aircraft) widen the vertical threshold of each
     pair by both aircraft's altitude uncertainty, e.g. across altitude datums.
+    ``focus`` limits the answer to pairs with at least one of those aircraft.
     """
     if len(aircraft) < 2:
         return []
@@ -170,7 +183,7 @@ def closest_approaches(
     speed = np.linalg.norm(velocity, axis=-1)
     fastest = float(speed.max()) if max_speed_ms is None else max_speed_ms
     reach = thresholds.horizontal_m + 2.0 * fastest * thresholds.lookahead_s + 1.0
-    pairs = _pairs(aircraft, reach)
+    pairs = _pairs(aircraft, reach, focus)
     if not len(pairs):
         return []
     i, j = pairs[:, 0], pairs[:, 1]

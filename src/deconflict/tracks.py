@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ from deconflict.model import (
 from deconflict.proximity import Aircraft, Thresholds, closest_approaches
 from deconflict.screen import Candidates, screen
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
-from deconflict.store import DisclosureRecord, Store, Transaction
+from deconflict.store import DisclosureRecord, Extent, Store, Transaction
 from deconflict.store.records import TrackPoint
 from deconflict.volumes import parse_altitude, parse_instant
 
@@ -199,13 +200,39 @@ class TrackMonitor:
         return bool(_hits(tx, volume, rows, s.policy.datum))
 
     def _incursions(self, tx: Transaction, p: TrackPoint) -> dict[str, tuple[str, str]]:
-        """Protected places and movements of others it is in or will enter: id → (party, kind)."""
-        volume = self._probe(p, 1.0, 0.0, self._settings.lookahead_s)
+        """Protected places and movements of others it is in or will enter: id → (party, kind).
+
+        A box around the whole predicted path finds the candidates first; the exact
+        path (a corridor) is built only when there are some, which is rare.
+        """
+        ahead = self._settings.lookahead_s
+        reach = math.hypot(p.east, p.north) * ahead + 10.0
+        dlat = math.degrees(reach / EARTH_RADIUS_M)
+        dlon = min(180.0, dlat / max(math.cos(math.radians(min(abs(p.lat) + dlat, 89.9))), 1e-6))
+        climb = p.up * ahead
+        box = Extent(
+            BBox(
+                max(-180.0, p.lon - dlon),
+                max(-90.0, p.lat - dlat),
+                min(180.0, p.lon + dlon),
+                min(90.0, p.lat + dlat),
+            ),
+            min(p.alt_lo, p.alt_lo + climb),
+            max(p.alt_hi, p.alt_hi + climb),
+            p.time,
+            p.time + dt.timedelta(seconds=ahead) + _INSTANT,
+        )
+        wrapped = [box]
+        if p.lon - dlon < -180.0 or p.lon + dlon > 180.0:
+            wrapped.append(replace(box, box=BBox(-180.0, box.box.south, 180.0, box.box.north)))
         rows = [
             r
-            for r in self._rows(tx, volume)
-            if r[3] != p.party and r[4] in (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
+            for r in tx.notices.candidate_volumes(wrapped, p.party)
+            if r[4] in (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
         ]
+        if not rows:
+            return {}
+        volume = self._probe(p, 1.0, 0.0, ahead)
         return {
             rows[k][1]: (rows[k][3], rows[k][4])
             for k in _hits(tx, volume, rows, self._settings.policy.datum)
@@ -225,7 +252,7 @@ class TrackMonitor:
             moved = tx.tracks.advance(list(newest.values()))
             raised = self._conformance(tx, moved) + self._incursion(tx, moved)
             if moved:
-                raised += self._proximity(tx, now)
+                raised += self._proximity(tx, now, {(p.party, p.aircraft) for p in moved})
             tx.tracks.prune(now - dt.timedelta(hours=self._settings.track_retention_hours))
         self._alerts.notifier.notify()
         return {"accepted": len(points), "moved": len(moved), "alerts": raised}
@@ -298,14 +325,16 @@ class TrackMonitor:
         self._alerts.track_alerts(tx, items, shown)
         return len(items)
 
-    def _proximity(self, tx: Transaction, now: dt.datetime) -> int:
+    def _proximity(self, tx: Transaction, now: dt.datetime, moved: set[tuple[str, str]]) -> int:
+        """Pairs with at least one aircraft that just moved; the others were checked before."""
         fresh = tx.tracks.states(now - dt.timedelta(seconds=self._settings.track_stale_s))
+        focus = [k for k, p in enumerate(fresh) if (p.party, p.aircraft) in moved]
         fleet = [
             Aircraft(p.lon, p.lat, (p.alt_lo + p.alt_hi) / 2, p.east, p.north, p.up) for p in fresh
         ]
         margins = [(p.alt_hi - p.alt_lo) / 2 for p in fresh]
         current: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for i, j, a in closest_approaches(fleet, self.thresholds, margins):
+        for i, j, a in closest_approaches(fleet, self.thresholds, margins, focus=focus):
             pi, pj = fresh[i], fresh[j]
             if pi.party == pj.party:
                 continue
@@ -328,7 +357,20 @@ class TrackMonitor:
         flagged = tx.tracks.flags("proximity")
         new = [k for k in current if k not in flagged]
         tx.tracks.raise_flags("proximity", new, now)
-        tx.tracks.clear_flags("proximity", [k for k in flagged if k not in current])
+        # Only pairs re-examined now may clear: one side moved, or went stale.
+        fresh_keys = {(p.party, p.aircraft) for p in fresh}
+        cleared = [
+            k
+            for k in flagged
+            if k not in current
+            and (
+                (k[0], k[1]) in moved
+                or tuple(k[2].split("/", 1)) in moved
+                or (k[0], k[1]) not in fresh_keys
+                or tuple(k[2].split("/", 1)) not in fresh_keys
+            )
+        ]
+        tx.tracks.clear_flags("proximity", cleared)
         items = [(k[0], "track.proximity", current[k]) for k in new]
         self._alerts.track_alerts(tx, items)
         return len(items)
