@@ -23,6 +23,7 @@ from deconflict.proximity import (
     Aircraft,
     Thresholds,
     closest_approaches,
+    relative,
     separation_loss,
 )
 
@@ -181,21 +182,11 @@ def test_the_index_prefilter_misses_no_pair(
     ]
     found = {(i, j) for i, j, _ in closest_approaches(fleet, MANNED)}
     # Every pair, without the index: the same exact test on all of them.
-    from deconflict.proximity import _state
-
-    position, velocity, _, _, up = _state(fleet)
-    expected = set()
-    for i in range(len(fleet)):
-        for j in range(i + 1, len(fleet)):
-            mid = (up[i] + up[j]) / np.linalg.norm(up[i] + up[j])
-            lost, _, _ = separation_loss(
-                (position[j] - position[i])[None],
-                (velocity[j] - velocity[i])[None],
-                mid[None],
-                MANNED,
-            )
-            if lost[0]:
-                expected.add((i, j))
+    n = len(fleet)
+    i, j = np.triu_indices(n, 1)
+    rh, vh, z, vz, _, _ = relative(fleet, i.astype(np.int64), j.astype(np.int64))
+    lost, _, _ = separation_loss(rh, vh, z, vz, MANNED)
+    expected = {(int(a), int(b)) for a, b, hit in zip(i, j, lost, strict=True) if hit}
     assert found == expected
 
 

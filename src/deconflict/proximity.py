@@ -32,6 +32,7 @@ __all__ = [
     "Approach",
     "Thresholds",
     "closest_approaches",
+    "relative",
     "separation_loss",
 ]
 
@@ -82,6 +83,27 @@ def _frames(lon: Array, lat: Array) -> tuple[Array, Array, Array]:
     return east, north, up
 
 
+def relative(
+    aircraft: Sequence[Aircraft], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """For pairs ``(i, j)``: relative horizontal position and velocity, altitude and climb,
+    and the first aircraft's east and north unit vectors.
+
+    Horizontal parts are taken in the plane square to the pair's mean vertical;
+    altitudes are compared directly.
+    """
+    position, velocity, east, north, up = _state(aircraft)
+    alt = np.array([a.alt for a in aircraft], dtype=np.float64)
+    climb = np.array([a.up for a in aircraft], dtype=np.float64)
+    mid = up[i] + up[j]
+    mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
+    r = position[j] - position[i]
+    v = velocity[j] - velocity[i]
+    rh = r - np.sum(r * mid, -1)[:, None] * mid
+    vh = v - np.sum(v * mid, -1)[:, None] * mid
+    return rh, vh, alt[j] - alt[i], climb[j] - climb[i], east[i], north[i]
+
+
 def _state(aircraft: Sequence[Aircraft]) -> tuple[Array, Array, Array, Array, Array]:
     """Positions and velocities in Earth-centred metres, and each aircraft's frame."""
     lon = np.array([a.lon for a in aircraft], dtype=np.float64)
@@ -95,18 +117,23 @@ def _state(aircraft: Sequence[Aircraft]) -> tuple[Array, Array, Array, Array, Ar
 
 
 def separation_loss(
-    r: Array, v: Array, up: Array, thresholds: Thresholds, vertical_margin: Array | float = 0.0
+    rh: Array,
+    vh: Array,
+    z: Array,
+    vz: Array,
+    thresholds: Thresholds,
+    vertical_margin: Array | float = 0.0,
 ) -> tuple[npt.NDArray[np.bool_], Array, Array]:
-    """For relative positions ``r`` and velocities ``v`` (n×3 metres, m/s) about ``up``:
-    whether separation is lost within the lookahead, when first, and when closest.
+    """Whether separation is lost within the lookahead, when first, and when closest.
 
-    ``vertical_margin`` widens the vertical threshold, e.g. for altitudes given in
-    different references.
+    ``rh`` and ``vh`` are relative horizontal positions and velocities (n×k metres,
+    m/s); ``z`` and ``vz`` relative altitudes and climb rates. Altitude is kept
+    apart from the horizontal plane, so that level flight stays level over a
+    curved Earth. ``vertical_margin`` widens the vertical threshold, e.g. for
+    altitudes given in different references.
     """
-    z, vz = np.sum(r * up, -1), np.sum(v * up, -1)
-    rh, vh = r - z[:, None] * up, v - vz[:, None] * up
     horizon = thresholds.lookahead_s
-    lo, hi = np.zeros(len(r)), np.full(len(r), horizon)
+    lo, hi = np.zeros(len(rh)), np.full(len(rh), horizon)
     # Horizontal: |rh + vh t| < H, a quadratic a t² + b t + c < 0.
     a = np.sum(vh * vh, -1)
     b = 2.0 * np.sum(rh * vh, -1)
@@ -114,7 +141,7 @@ def separation_loss(
     moving = a > 1e-12
     disc = b * b - 4.0 * a * c
     root = np.sqrt(np.maximum(disc, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = np.where(moving, (-b - root) / (2.0 * a), -np.inf)
         t2 = np.where(moving, (-b + root) / (2.0 * a), np.inf)
     never = (moving & (disc <= 0.0)) | (~moving & (c >= 0.0))
@@ -122,14 +149,14 @@ def separation_loss(
     # Vertical: |z + vz t| < V.
     limit = thresholds.vertical_m + np.asarray(vertical_margin, dtype=np.float64)
     climbing = np.abs(vz) > 1e-12
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s1 = np.where(climbing, (-limit - z) / vz, -np.inf)
         s2 = np.where(climbing, (limit - z) / vz, np.inf)
     level_apart = ~climbing & (np.abs(z) >= limit)
     lo = np.maximum(lo, np.minimum(s1, s2))
     hi = np.minimum(hi, np.maximum(s1, s2))
     lost = ~never & ~level_apart & (lo < hi)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t_cpa = np.where(moving, np.clip(-np.sum(rh * vh, -1) / a, 0.0, horizon), 0.0)
     return lost, lo, t_cpa
 
@@ -179,7 +206,7 @@ def closest_approaches(
     """
     if len(aircraft) < 2:
         return []
-    position, velocity, east, north, up = _state(aircraft)
+    _, velocity, _, _, _ = _state(aircraft)
     speed = np.linalg.norm(velocity, axis=-1)
     fastest = float(speed.max()) if max_speed_ms is None else max_speed_ms
     reach = thresholds.horizontal_m + 2.0 * fastest * thresholds.lookahead_s + 1.0
@@ -187,28 +214,23 @@ def closest_approaches(
     if not len(pairs):
         return []
     i, j = pairs[:, 0], pairs[:, 1]
-    r = position[j] - position[i]
-    v = velocity[j] - velocity[i]
-    mid = up[i] + up[j]
-    mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
+    rh, vh, z, vz, east, north = relative(aircraft, i, j)
     margins = (
         np.zeros(len(aircraft))
         if vertical_margins is None
         else np.asarray(vertical_margins, dtype=np.float64)
     )
-    lost, t_loss, t_cpa = separation_loss(r, v, mid, thresholds, margins[i] + margins[j])
+    lost, t_loss, t_cpa = separation_loss(rh, vh, z, vz, thresholds, margins[i] + margins[j])
     out = []
     for k in np.flatnonzero(lost):
-        at = r[k] + v[k] * t_cpa[k]
-        z = float(at @ mid[k])
-        flat = at - z * mid[k]
+        flat = rh[k] + vh[k] * t_cpa[k]
         approach = Approach(
             t_loss_s=round(float(t_loss[k]), 3),
             t_cpa_s=round(float(t_cpa[k]), 3),
             horizontal_m=round(float(np.linalg.norm(flat)), 1),
-            vertical_m=round(abs(z), 1),
-            east_m=round(float(flat @ east[i[k]]), 1),
-            north_m=round(float(flat @ north[i[k]]), 1),
+            vertical_m=round(abs(float(z[k] + vz[k] * t_cpa[k])), 1),
+            east_m=round(float(flat @ east[k]), 1),
+            north_m=round(float(flat @ north[k]), 1),
         )
         out.append((int(i[k]), int(j[k]), approach))
     return out

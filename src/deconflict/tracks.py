@@ -112,17 +112,22 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
             raise errors.WrongType(
                 "altitude is {value, reference, units}", field=f"{where}.altitude"
             )
-        value = altitude["value"]
+        value = _number(altitude["value"], f"{where}.altitude.value")
+        for key in altitude:
+            if key not in ("value", "reference", "units"):
+                raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.altitude.{key}")
         band = parse_altitude(
-            {**altitude, "lower": value, "upper": value} | {"value": None},
+            {k: v for k, v in altitude.items() if k != "value"} | {"lower": value, "upper": value},
             f"{where}.altitude",
         )
-        if band.lower_m is None or band.upper_m is None:
-            raise errors.InvalidValue("altitude.value is a number", field=f"{where}.altitude")
         lo, hi = w84_interval(band, settings.policy.datum)
-        velocity = report.get("velocity") or {}
+        velocity = report.get("velocity")
+        velocity = {} if velocity is None else velocity
         if not isinstance(velocity, dict):
             raise errors.WrongType("velocity is {east, north, up}", field=f"{where}.velocity")
+        for key in velocity:
+            if key not in ("east", "north", "up"):
+                raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.velocity.{key}")
         east, north, up = (
             _number(velocity.get(k, 0.0), f"{where}.velocity.{k}") for k in ("east", "north", "up")
         )
@@ -130,6 +135,18 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
             raise errors.InvalidValue("velocity is beyond any aircraft", field=f"{where}.velocity")
         points.append(TrackPoint(party, aircraft, time, lon, lat, lo, hi, east, north, up))
     return points
+
+
+def _at(p: TrackPoint, when: dt.datetime) -> Aircraft:
+    """Where an aircraft is at ``when``, carried along its reported velocity."""
+    age = (when - p.time).total_seconds()
+    lat = p.lat + math.degrees(p.north * age / EARTH_RADIUS_M)
+    scale = max(math.cos(math.radians(p.lat)), 1e-6)
+    lon = p.lon + math.degrees(p.east * age / (EARTH_RADIUS_M * scale))
+    lon = ((lon + 180.0) % 360.0) - 180.0
+    lat = max(-90.0, min(90.0, lat))
+    alt = (p.alt_lo + p.alt_hi) / 2 + p.up * age
+    return Aircraft(lon, lat, alt, p.east, p.north, p.up)
 
 
 def _hits(tx: Transaction, volume: Volume, rows: list[tuple[Any, ...]], datum: Any) -> list[int]:
@@ -329,9 +346,7 @@ class TrackMonitor:
         """Pairs with at least one aircraft that just moved; the others were checked before."""
         fresh = tx.tracks.states(now - dt.timedelta(seconds=self._settings.track_stale_s))
         focus = [k for k, p in enumerate(fresh) if (p.party, p.aircraft) in moved]
-        fleet = [
-            Aircraft(p.lon, p.lat, (p.alt_lo + p.alt_hi) / 2, p.east, p.north, p.up) for p in fresh
-        ]
+        fleet = [_at(p, now) for p in fresh]  # every aircraft where it is now, not when reported
         margins = [(p.alt_hi - p.alt_lo) / 2 for p in fresh]
         current: dict[tuple[str, str, str], dict[str, Any]] = {}
         for i, j, a in closest_approaches(fleet, self.thresholds, margins, focus=focus):
@@ -391,9 +406,18 @@ class TrackMonitor:
         reach = max(tolerance_m, 50.0)
         dlat = math.degrees(reach / EARTH_RADIUS_M)
         dlon = min(180.0, dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.9))), 1e-6))
-        box = BBox(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+        west = lon - dlon if dlon < 180.0 else -180.0
+        east = lon + dlon if dlon < 180.0 else 180.0
+        box = BBox(
+            ((west + 180.0) % 360.0) - 180.0 if west < -180.0 else west,
+            max(-90.0, lat - dlat),
+            ((east + 180.0) % 360.0) - 180.0 if east > 180.0 else east,
+            min(90.0, lat + dlat),
+        )
+        found = []
         with self._store.read() as tx:
-            found = tx.tracks.reports_near((box.west, box.south, box.east, box.north), start, end)
+            for piece in box.pieces():
+                found += tx.tracks.reports_near(piece, start, end)
         seen: dict[tuple[str, str], dict[str, Any]] = {}
         here = lonlat_to_unit(lon, lat)
         for p in found:
