@@ -13,6 +13,7 @@
     identifying: false,
     lastEventId: null,
     alerts: 0,
+    fresh: new Set(), // conflicts of the notice just filed, highlighted until the next filing
     stream: null,
   };
 
@@ -96,6 +97,16 @@
     return notice.party === state.me.party ? layers.mine : layers.others;
   }
 
+  // A shape's own popup, unless a tool is active: then the click goes on to the map.
+  function clickable(layer, content) {
+    layer.on("click", (e) => {
+      if (state.drawing || state.identifying) return;
+      L.DomEvent.stopPropagation(e);
+      L.popup().setLatLng(e.latlng).setContent(content()).openOn(map);
+    });
+    return layer;
+  }
+
   function shape(footprint, style) {
     if (footprint.type === "Circle") {
       const [lon, lat] = footprint.center;
@@ -147,11 +158,11 @@
       const style = { weight: 2, fillOpacity: 0.15, ...styleOf(notice) };
       const group = groupOf(notice);
       for (const volume of notice.volumes || []) {
-        shape(volume.footprint, style).bindPopup(() => popupOf(notice)).addTo(group);
+        clickable(shape(volume.footprint, style), () => popupOf(notice)).addTo(group);
       }
       if (notice.route) {
         const line = notice.route.coordinates.map(([lon, lat]) => [lat, lon]);
-        L.polyline(line, { ...style, weight: 4 }).bindPopup(() => popupOf(notice)).addTo(group);
+        clickable(L.polyline(line, { ...style, weight: 4 }), () => popupOf(notice)).addTo(group);
       }
       shown += 1;
     }
@@ -159,7 +170,8 @@
     renderConflicts();
   }
 
-  function renderConflicts(fresh = new Set()) {
+  function renderConflicts() {
+    const fresh = state.fresh;
     layers.conflicts.clearLayers();
     const list = $("conflicts");
     list.replaceChildren();
@@ -175,7 +187,7 @@
       };
       const text = `${c.kind}: ${c.notice.id} × ${c.other.id} (${c.other.party})`;
       if (o.footprint) {
-        shape(o.footprint, style).bindPopup(() => details([
+        clickable(shape(o.footprint, style), () => details([
           ["conflict", c.kind], ["mine", c.notice.id], ["other", `${c.other.id} (${c.other.party})`],
           ["altitude", `${o.altitude.lower}–${o.altitude.upper} ${o.altitude.reference}`],
           ["time", `${o.time.start} – ${o.time.end || "open"}`], ["distance", `${o.distance_m} m`],
@@ -197,7 +209,7 @@
     $("time-label").textContent = t === null ? "showing every time" : new Date(t).toISOString();
   }
 
-  async function refresh(fresh) {
+  async function refresh() {
     const [notices, conflicts] = await Promise.all([
       api("GET", "/v1/notices"),
       api("GET", "/v1/conflicts?limit=2000"),
@@ -206,7 +218,6 @@
     state.conflicts = conflicts;
     updateRange();
     renderNotices();
-    if (fresh) renderConflicts(fresh);
   }
 
   // --- drawing and filing -------------------------------------------------------------------
@@ -307,12 +318,12 @@
     try {
       const answer = await api("POST", "/v1/notices", body);
       const n = answer.conflicts.length;
-      const fresh = new Set(answer.conflicts.map((c) => `${c.notice.id}/${c.other.id}`));
+      state.fresh = new Set(answer.conflicts.map((c) => `${c.notice.id}/${c.other.id}`));
       stopDrawing();
       $("form-result").textContent = `Filed ${answer.notice.id}: ${n} conflict${n === 1 ? "" : "s"}`;
       $("form-box").hidden = false;
       $("notice-form").hidden = true;
-      await refresh(fresh);
+      await refresh();
     } catch (e) {
       $("form-result").textContent = `Refused: ${e.message}`;
     }
@@ -329,10 +340,13 @@
     const box = $("identify-result");
     try {
       const answer = await api("GET", `/v1/identify?${query}`);
-      const items = answer.operations.map((o) => el("li", {},
-        `${o.party} ${o.kind}${o.id ? ` ${o.id}` : ""}${o.aircraft && o.aircraft.length ? ` (${o.aircraft.join(", ")})` : ""}`));
-      box.replaceChildren(items.length ? el("ul", {}, ...items) : "nothing notified there");
-      L.popup().setLatLng(latlng).setContent(box.cloneNode(true)).openOn(map);
+      const lines = [...answer.operations, ...(answer.tracks || [])].map((o) =>
+        `${o.party} ${o.kind}${o.id ? ` ${o.id}` : ""}${o.aircraft && o.aircraft.length ? ` (${[].concat(o.aircraft).join(", ")})` : ""}`);
+      const list = () => (lines.length
+        ? el("ul", {}, ...lines.map((line) => el("li", {}, line)))
+        : "nothing notified there");
+      box.replaceChildren(list());
+      L.popup().setLatLng(latlng).setContent(el("div", {}, list())).openOn(map);
     } catch (e) {
       box.textContent = `Refused: ${e.message}`;
     }
@@ -347,7 +361,10 @@
     for (const key of ["opened", "changed", "resolved"]) {
       if (alert[key]) parts.push(`${alert[key].length} ${key}`);
     }
+    if (alert.cause) parts.push(`by ${alert.cause.id} (${alert.cause.party})`);
     if (alert.notice) parts.push(`${alert.notice.id} (${alert.notice.party})`);
+    if (alert.aircraft) parts.push(`aircraft ${alert.aircraft}`);
+    if (alert.other_party) parts.push(`near an aircraft of ${alert.other_party}`);
     const item = el("li", { class: "new", "data-id": String(alert.id) },
       `#${alert.id} ${alert.type}: ${parts.join(", ")}`);
     $("alerts").prepend(item);
@@ -431,7 +448,7 @@
     for (const group of Object.values(layers)) {
       group.eachLayer((layer) => { if (layer.getBounds) bounds.extend(layer.getBounds()); });
     }
-    if (bounds.isValid()) map.fitBounds(bounds.pad(0.5), { maxZoom: 10 });
+    if (bounds.isValid()) map.fitBounds(bounds.pad(0.5), { maxZoom: 10, animate: false });
     document.body.dataset.ready = "true";
     listen();
   }
