@@ -359,6 +359,7 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/alerts/webhooks", "a"),
     Endpoint("POST", "/v1/alerts/ack", "a", {"up_to": 1000}),
     Endpoint("GET", "/v1/alerts/stream", "a", streams=True),
+    Endpoint("GET", "/v1/tracks", "a", query="within_s=600"),
     Endpoint(
         "POST",
         "/v1/tracks",

@@ -45,6 +45,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from deconflict.clock import SystemClock
 from deconflict.demo import load_scenario
 from server import Server, free_port
 
@@ -818,3 +819,28 @@ def test_the_page_asks_nothing_of_any_non_local_address(browser: Browser, scratc
         "GET /v1/identify",
     ):
         assert wanted in paths, f"{wanted} was not recorded: {sorted(paths)}"
+
+
+def test_the_party_sees_its_own_aircraft_and_no_one_elses(browser: Browser, scratch: Demo) -> None:
+    now = SystemClock().now().replace(microsecond=0)
+    for party, aircraft, lon in (("skylift", "SKY-7", 36.40), ("north-air", "NAF-9", 36.45)):
+        report = {
+            "aircraft": aircraft,
+            "time": _iso(now),
+            "lon": lon,
+            "lat": 34.50,
+            "altitude": {"value": 900, "reference": "W84", "units": "m"},
+            "velocity": {"east": 30.0, "north": 0.0, "up": 0.0},
+        }
+        answer = httpx.post(
+            f"{scratch.url}/v1/tracks",
+            json={"reports": [report]},
+            headers={"Authorization": f"Bearer {scratch.tokens[party]}"},
+        )
+        assert answer.status_code == 200, answer.text
+    with console(browser, scratch, "skylift") as page:
+        expect(page.locator("body")).to_have_attribute("data-tracks-shown", "1")
+        assert page.locator("path.track").count() == 1
+        assert "NAF-9" not in page.content()
+        held = page.evaluate("JSON.stringify(window.deconflictConsole.state)")
+        assert "NAF-9" not in held

@@ -390,6 +390,29 @@ class TrackMonitor:
         self._alerts.track_alerts(tx, items)
         return len(items)
 
+    def latest(self, viewer: Viewer, within_s: float) -> list[dict[str, Any]]:
+        """The caller's own aircraft, each where it was last reported within ``within_s``.
+
+        Other parties' positions are never listed: they are told only as alerts.
+        """
+        if not 0.0 < within_s <= 86_400.0:
+            raise errors.InvalidValue("within_s is within (0, 86400]", field="within_s")
+        since = self._clock.now() - dt.timedelta(seconds=within_s)
+        with self._store.read() as tx:
+            states = tx.tracks.states(since)
+        return [
+            {
+                "aircraft": p.aircraft,
+                "time": format_instant(p.time),
+                "lon": p.lon,
+                "lat": p.lat,
+                "altitude": {"lower": p.alt_lo, "upper": p.alt_hi, "reference": "W84"},
+                "velocity": {"east": p.east, "north": p.north, "up": p.up},
+            }
+            for p in states
+            if p.party == viewer.party
+        ]
+
     # --- identification -----------------------------------------------------------------
 
     def near(

@@ -187,3 +187,17 @@ async def disclosures(
 async def tracks(request: Request, caller: Caller) -> dict[str, Any]:
     body = await read_json(request)
     return await run_in_threadpool(service_of(request).tracks.ingest, caller, body)
+
+
+@router.get(
+    "/tracks",
+    tags=["tracks"],
+    summary="The caller's own aircraft, where each was last reported",
+    responses=schemas.json_response(200, "aircraft", schemas.LIST),
+)
+async def my_tracks(
+    request: Request,
+    caller: Caller,
+    within_s: Annotated[float, Query(gt=0, le=86_400, description="reported this recently")] = 600,
+) -> list[dict[str, Any]]:
+    return await run_in_threadpool(service_of(request).tracks.latest, caller, within_s)

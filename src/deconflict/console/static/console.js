@@ -218,6 +218,25 @@
     state.conflicts = conflicts;
     updateRange();
     renderNotices();
+    await refreshTracks();
+  }
+
+  // The party's own aircraft, where each was last reported (others' are never listed).
+  async function refreshTracks() {
+    const tracks = await api("GET", "/v1/tracks?within_s=600");
+    layers.tracks.clearLayers();
+    for (const t of tracks) {
+      const at = [t.lat, t.lon];
+      const ahead = [t.lat + (t.velocity.north * 60) / 111320,
+        t.lon + (t.velocity.east * 60) / (111320 * Math.cos((t.lat * Math.PI) / 180))];
+      clickable(L.circleMarker(at, { radius: 5, color: "#111", fillOpacity: 0.9, className: "track" }),
+        () => details([["aircraft", t.aircraft], ["time", t.time],
+          ["altitude", `${Math.round(t.altitude.lower)}–${Math.round(t.altitude.upper)} W84`]]))
+        .addTo(layers.tracks);
+      L.polyline([at, ahead], { color: "#111", weight: 1, dashArray: "2 3", interactive: false })
+        .addTo(layers.tracks);
+    }
+    document.body.dataset.tracksShown = String(tracks.length);
   }
 
   // --- drawing and filing -------------------------------------------------------------------
@@ -451,6 +470,7 @@
     if (bounds.isValid()) map.fitBounds(bounds.pad(0.5), { maxZoom: 10, animate: false });
     document.body.dataset.ready = "true";
     listen();
+    setInterval(() => refreshTracks().catch(() => {}), 5000);
   }
 
   $("login-form").onsubmit = (event) => {
