@@ -16,6 +16,7 @@ motion (a quadratic and a linear inequality in time), not sampled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -206,8 +207,7 @@ def closest_approaches(
     """
     if len(aircraft) < 2:
         return []
-    _, velocity, _, _, _ = _state(aircraft)
-    speed = np.linalg.norm(velocity, axis=-1)
+    speed = np.array([math.sqrt(a.east**2 + a.north**2 + a.up**2) for a in aircraft])
     fastest = float(speed.max()) if max_speed_ms is None else max_speed_ms
     reach = thresholds.horizontal_m + 2.0 * fastest * thresholds.lookahead_s + 1.0
     pairs = _pairs(aircraft, reach, focus)

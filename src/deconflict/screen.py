@@ -44,6 +44,7 @@ __all__ = [
     "pack_volume",
     "screen",
     "to_micros",
+    "w84_bounds",
 ]
 
 SHAPE_CODES = {"polygon": 0, "circle": 1, "corridor": 2}
@@ -167,6 +168,11 @@ def _intervals(
     lo = np.where(agl, lower + datum.terrain_min_m - widen, lower - widen)
     hi = np.where(agl, upper + datum.terrain_max_m + widen, upper + widen)
     return np.where(same, lower, lo), np.where(same, upper, hi)
+
+
+def w84_bounds(c: Candidates, datum: DatumMargins) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's altitude band as a W84 interval that surely contains it."""
+    return _intervals(c.ref, c.lower, c.upper, np.zeros(len(c), dtype=bool), datum)
 
 
 def screen(

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import shapely
 
 from deconflict import errors
 from deconflict.alerts.center import AlertCenter
@@ -49,7 +50,7 @@ from deconflict.model import (
     Volume,
 )
 from deconflict.proximity import Aircraft, Thresholds, closest_approaches
-from deconflict.screen import Candidates, screen
+from deconflict.screen import Candidates, screen, to_micros, w84_bounds
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store import DisclosureRecord, Extent, Store, Transaction
 from deconflict.store.records import TrackPoint
@@ -276,14 +277,62 @@ class TrackMonitor:
 
     # --- the three checks, each raising alerts on a change ----------------------------------
 
+    def _conforming(self, tx: Transaction, moved: Sequence[TrackPoint]) -> list[bool]:
+        """Which aircraft are within their party's operations, all decided together.
+
+        Circles (most operation areas) are decided in one vectorised pass: the
+        distance on the sphere to the centre against radius plus tolerance, with
+        the band and the window. Other shapes go through the exact screen.
+        """
+        s = self._settings
+        rows_of = []
+        for p in moved:
+            volume = self._probe(p, s.conformance_lateral_m, s.conformance_vertical_m, 0.0)
+            rows_of.append(
+                [
+                    r
+                    for r in self._rows(tx, volume)
+                    if r[3] == p.party and r[4] == NoticeKind.OPERATION.value
+                ]
+            )
+        pairs = [(k, r) for k, rows in enumerate(rows_of) for r in rows]
+        inside = [False] * len(moved)
+        if not pairs:
+            return inside
+        c = Candidates.from_packed([r[5] for _, r in pairs])
+        which = np.array([k for k, _ in pairs], dtype=np.int64)
+        lon = np.array([moved[k].lon for k in which])
+        lat = np.array([moved[k].lat for k in which])
+        alt_lo = np.array([moved[k].alt_lo for k in which]) - s.conformance_vertical_m
+        alt_hi = np.array([moved[k].alt_hi for k in which]) + s.conformance_vertical_m
+        t = np.array([to_micros(moved[k].time) for k in which], dtype=np.int64)
+        lo, hi = w84_bounds(c, s.policy.datum)
+        timely = (c.start <= t) & (t < c.end) & (alt_hi >= lo) & (alt_lo <= hi)
+        circles = shapely.get_type_id(c.cores) == 0
+        centres = shapely.get_coordinates(c.cores[circles])
+        gap = np.full(len(pairs), np.inf)
+        gap[circles] = np.arccos(
+            np.clip(
+                np.sum(lonlat_to_unit(lon[circles], lat[circles]) * lonlat_to_unit(*centres.T), -1),
+                -1.0,
+                1.0,
+            )
+        )
+        near = gap <= c.radius + s.conformance_lateral_m / EARTH_RADIUS_M
+        for n in np.flatnonzero(timely & circles & near):
+            inside[int(which[n])] = True
+        for k in {int(which[n]) for n in np.flatnonzero(timely & ~circles)}:
+            if not inside[k]:
+                inside[k] = self._conforms(tx, moved[k])
+        return inside
+
     def _conformance(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
         flagged = tx.tracks.flags("nonconforming")
         start: list[tuple[str, str, str]] = []
         end: list[tuple[str, str, str]] = []
         items: list[tuple[str, str, dict[str, Any]]] = []
-        for p in moved:
+        for p, inside in zip(moved, self._conforming(tx, moved), strict=True):
             key = (p.party, p.aircraft, "")
-            inside = self._conforms(tx, p)
             where = {
                 "aircraft": p.aircraft,
                 "time": format_instant(p.time),
