@@ -163,31 +163,42 @@ def separation_loss(
 
 
 def _pairs(
-    aircraft: Sequence[Aircraft], reach_m: float, focus: Sequence[int] | None = None
+    aircraft: Sequence[Aircraft],
+    reach_m: Array,
+    focus: Sequence[int] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Index pairs ``i < j`` that may come within ``reach_m``: conservative, from an STRtree.
+    """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``.
 
-    With ``focus``, only pairs with at least one aircraft in it.
+    Conservative: an STRtree over positions finds every pair within the box of
+    the first aircraft's reach plus the largest reach, then the chord distance
+    (never longer than the arc) drops pairs beyond their own two reaches. With
+    ``focus``, only pairs with at least one aircraft in it.
     """
     lon = np.array([a.lon for a in aircraft], dtype=np.float64)
     lat = np.array([a.lat for a in aircraft], dtype=np.float64)
-    dlat = np.degrees(reach_m / EARTH_RADIUS_M)
+    box_reach = reach_m + float(reach_m.max())
+    dlat = np.degrees(box_reach / EARTH_RADIUS_M)
     reach_lat = np.minimum(np.abs(lat) + dlat, 89.999)
     dlon = np.minimum(dlat / np.cos(np.radians(reach_lat)), 180.0)
     tree = shapely.STRtree(shapely.points(lon, lat))
-    chosen = np.arange(len(aircraft)) if focus is None else np.asarray(focus, dtype=np.int64)
+    c = np.arange(len(aircraft)) if focus is None else np.asarray(focus, dtype=np.int64)
     found = []
     for shift in (0.0, 360.0, -360.0):  # a box past ±180° wraps to the other side
-        c = chosen
         boxes = shapely.box(
-            lon[c] - dlon[c] + shift, lat[c] - dlat, lon[c] + dlon[c] + shift, lat[c] + dlat
+            lon[c] - dlon[c] + shift,
+            lat[c] - dlat[c],
+            lon[c] + dlon[c] + shift,
+            lat[c] + dlat[c],
         )
         query, hit = tree.query(boxes)
         found.append(np.stack([c[query], hit]))
     pairs = np.concatenate(found, axis=1).T
     pairs = np.sort(pairs, axis=1)
-    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
-    return np.unique(pairs, axis=0).astype(np.int64)
+    pairs = np.unique(pairs[pairs[:, 0] < pairs[:, 1]], axis=0).astype(np.int64)
+    units = lonlat_to_unit(lon, lat)
+    chord = np.linalg.norm(units[pairs[:, 0]] - units[pairs[:, 1]], axis=-1) * EARTH_RADIUS_M
+    keep: npt.NDArray[np.int64] = pairs[chord <= reach_m[pairs[:, 0]] + reach_m[pairs[:, 1]]]
+    return keep
 
 
 def closest_approaches(
@@ -208,8 +219,12 @@ def closest_approaches(
     if len(aircraft) < 2:
         return []
     speed = np.array([math.sqrt(a.east**2 + a.north**2 + a.up**2) for a in aircraft])
-    fastest = float(speed.max()) if max_speed_ms is None else max_speed_ms
-    reach = thresholds.horizontal_m + 2.0 * fastest * thresholds.lookahead_s + 1.0
+    if max_speed_ms is not None:
+        speed = np.maximum(speed, max_speed_ms)
+    # Two aircraft can close by at most the sum of their speeds: each reaches half
+    # the threshold, its own travel in the lookahead, and slack for the difference
+    # between the surface chord and the horizontal plane (under a metre at 100 km).
+    reach = thresholds.horizontal_m / 2 + speed * thresholds.lookahead_s + 50.0
     pairs = _pairs(aircraft, reach, focus)
     if not len(pairs):
         return []
