@@ -29,14 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
+from apps import App, apps
 from deconflict.alerts.signing import sign, verify
-from deconflict.api.app import create_app
-from deconflict.clock import FixedClock
-from deconflict.config import Settings
-from deconflict.service import Service
-from deconflict.store import open_store
 from server import free_port
 
 T0 = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
@@ -171,27 +166,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @dataclass
-class World:
-    service: Service
-    client: TestClient
-    clock: FixedClock
-    tokens: dict[str, str]
-
-    def call(self, method: str, url: str, caller: str | None = None, **kw: Any) -> Any:
-        headers = dict(kw.pop("headers", {}))
-        if caller is not None:
-            headers["Authorization"] = f"Bearer {self.tokens[caller]}"
-        return self.client.request(method, url, headers=headers, **kw)
-
-    def ok(self, method: str, url: str, caller: str, status: int = 200, **kw: Any) -> Any:
-        response = self.call(method, url, caller, **kw)
-        assert response.status_code == status, f"{method} {url}: {response.text}"
-        return response.json()
-
-    def submit(self, caller: str, body: dict[str, Any]) -> dict[str, Any]:
-        notice: dict[str, Any] = self.ok("POST", "/v1/notices", caller, 201, json=body)["notice"]
-        return notice
-
+class World(App):
     def update(self, caller: str, notice: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         answer = self.ok(
             "PUT", f"/v1/notices/{notice['id']}", caller, json=body | {"version": notice["version"]}
@@ -218,29 +193,10 @@ class World:
 @pytest.fixture
 def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     """Build a world with settings overrides; everything is closed at teardown."""
-    opened: list[tuple[TestClient, Service]] = []
-
-    def make(**overrides: Any) -> World:
-        db = tmp_path / f"alerts{len(opened)}.db"
-        settings = Settings(
-            db=str(db), webhook_hosts=("127.0.0.1",), alert_poll_s=_POLL_S, **overrides
-        )
-        clock = FixedClock(T0)
-        service = Service(open_store(str(db)), clock, settings)
-        tokens = {}
-        for party, role in PARTIES:
-            _, tokens[party] = service.accounts.add_party(None, party, party.title(), role)
-        client = TestClient(create_app(service), raise_server_exceptions=False)
-        client.__enter__()
-        opened.append((client, service))
-        return World(service, client, clock, tokens)
-
-    try:
+    with apps(
+        tmp_path, PARTIES, World, T0, webhook_hosts=("127.0.0.1",), alert_poll_s=_POLL_S
+    ) as make:
         yield make
-    finally:
-        for client, service in opened:
-            client.__exit__(None, None, None)
-            service.store.close()
 
 
 @pytest.fixture

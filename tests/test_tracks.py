@@ -41,13 +41,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from deconflict.api.app import create_app
-from deconflict.clock import FixedClock
-from deconflict.config import Settings
-from deconflict.service import Service
-from deconflict.store import open_store
+from apps import App, apps
 
 T0 = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
 PARTIES = (("alpha", "member"), ("bravo", "member"), ("charlie", "member"), ("aud", "auditor"))
@@ -92,30 +87,11 @@ def haversine(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
 
 
 @dataclass
-class World:
-    service: Service
-    client: TestClient
-    clock: FixedClock
-    tokens: dict[str, str]
-
-    def call(self, method: str, url: str, caller: str, **kw: Any) -> Any:
-        headers = dict(kw.pop("headers", {}))
-        headers["Authorization"] = f"Bearer {self.tokens[caller]}"
-        return self.client.request(method, url, headers=headers, **kw)
-
-    def ok(self, method: str, url: str, caller: str, status: int = 200, **kw: Any) -> Any:
-        response = self.call(method, url, caller, **kw)
-        assert response.status_code == status, f"{method} {url}: {response.text}"
-        return response.json()
-
+class World(App):
     def post(self, caller: str, reports: Sequence[Report | dict[str, Any]]) -> dict[str, Any]:
         body = [r.json() if isinstance(r, Report) else r for r in reports]
         answer: dict[str, Any] = self.ok("POST", "/v1/tracks", caller, json={"reports": body})
         return answer
-
-    def submit(self, caller: str, body: dict[str, Any]) -> dict[str, Any]:
-        notice: dict[str, Any] = self.ok("POST", "/v1/notices", caller, 201, json=body)["notice"]
-        return notice
 
     def alerts(self, caller: str, after: int = 0, prefix: str = "track.") -> list[dict[str, Any]]:
         found = self.ok("GET", f"/v1/alerts?state=all&after={after}", caller)
@@ -130,37 +106,20 @@ class World:
 @pytest.fixture
 def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     """Build a world with settings overrides; everything is closed at teardown."""
-    opened: list[tuple[TestClient, Service]] = []
-
-    def make(**overrides: Any) -> World:
-        db = tmp_path / f"tracks{len(opened)}.db"
-        settings = Settings(
-            db=str(db),
-            proximity_horizontal_m=H_M,
-            proximity_vertical_m=V_M,
-            lookahead_s=LOOKAHEAD_S,
-            conformance_lateral_m=200.0,
-            conformance_vertical_m=100.0,
-            track_stale_s=30.0,
-            track_retention_hours=24.0,
-            **overrides,
-        )
-        clock = FixedClock(T0)
-        service = Service(open_store(str(db)), clock, settings)
-        tokens = {}
-        for party, role in PARTIES:
-            _, tokens[party] = service.accounts.add_party(None, party, party.title(), role)
-        client = TestClient(create_app(service), raise_server_exceptions=False)
-        client.__enter__()
-        opened.append((client, service))
-        return World(service, client, clock, tokens)
-
-    try:
+    with apps(
+        tmp_path,
+        PARTIES,
+        World,
+        T0,
+        proximity_horizontal_m=H_M,
+        proximity_vertical_m=V_M,
+        lookahead_s=LOOKAHEAD_S,
+        conformance_lateral_m=200.0,
+        conformance_vertical_m=100.0,
+        track_stale_s=30.0,
+        track_retention_hours=24.0,
+    ) as make:
         yield make
-    finally:
-        for client, service in opened:
-            client.__exit__(None, None, None)
-            service.store.close()
 
 
 @pytest.fixture
