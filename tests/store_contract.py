@@ -29,6 +29,7 @@ from deconflict.store.records import (
     CosignatureRecord,
     LedgerEntry,
     SubscriptionRecord,
+    TrackPoint,
 )
 
 T0 = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
@@ -406,3 +407,32 @@ class StoreContract:
             assert tx.alerts.pending("a") == []  # an ended subscription's webhook stops
             assert tx.alerts.due(T0 + 5 * HOUR) == []
             assert [s.id for s in tx.alerts.subscriptions("a")] == ["s2"]
+
+    # --- tracks ------------------------------------------------------------------------------
+
+    def test_track_reports_states_and_flags(self, store: Store) -> None:
+        def point(aircraft: str, minutes: float, lon: float = 35.0) -> TrackPoint:
+            at = T0 + dt.timedelta(minutes=minutes)
+            return TrackPoint("a", aircraft, at, lon, 33.0, 900.0, 1000.0, 10.0, 0.0, 0.0)
+
+        with store.write() as tx:
+            tx.tracks.add_reports([point("x", 0), point("x", 2), point("y", 1, lon=36.0)])
+            taken = tx.tracks.advance([point("x", 2), point("y", 1, lon=36.0)])
+            assert [p.aircraft for p in taken] == ["x", "y"]
+            assert tx.tracks.advance([point("x", 1)]) == []  # older than the state: kept back
+            tx.tracks.add_reports([point("x", 1)])
+            tx.tracks.raise_flags("proximity", [("a", "x", "b/z")], T0)
+        with store.read() as tx:
+            states = {p.aircraft: p.time for p in tx.tracks.states(T0)}
+            assert states == {"x": T0 + dt.timedelta(minutes=2), "y": T0 + dt.timedelta(minutes=1)}
+            assert [p.aircraft for p in tx.tracks.states(T0 + dt.timedelta(minutes=1.5))] == ["x"]
+            near = tx.tracks.reports_near((34.9, 32.9, 35.1, 33.1), T0, T0 + HOUR)
+            assert sorted(p.time.minute for p in near) == [0, 1, 2]
+            assert tx.tracks.flags("proximity") == {("a", "x", "b/z"): T0}
+        with store.write() as tx:
+            assert tx.tracks.prune(T0 + dt.timedelta(minutes=1)) == 1
+            tx.tracks.clear_flags("proximity", [("a", "x", "b/z")])
+        with store.read() as tx:
+            near = tx.tracks.reports_near((34.9, 32.9, 35.1, 33.1), T0, T0 + HOUR)
+            assert sorted(p.time.minute for p in near) == [1, 2]
+            assert tx.tracks.flags("proximity") == {}
