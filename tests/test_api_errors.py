@@ -147,9 +147,9 @@ class World:
     subscription_id: str = ""
 
     def cosignature(self) -> dict[str, Any]:
-        """A well-formed cosignature by ``a`` of the newest checkpoint."""
+        """A well-formed cosignature by ``a`` of the published checkpoint."""
         assert self.cosigner is not None
-        note = self.service.ledger.checkpoint_at(self.service.ledger.newest_size())
+        note = self.service.ledger.published()
         text = split_note(note)[0]
         return {"checkpoint": note, "cosignature": self.cosigner.cosign(text, int(NOW.timestamp()))}
 

@@ -185,15 +185,6 @@ class Acknowledgements:
                     f"version {version} does not exist; the current version is {record.version}",
                     field="version",
                 )
-            known = [
-                a
-                for a in tx.ledger.acks(notice_id)
-                if (a.version, a.party) == (version, viewer.party)
-            ]
-            if known:
-                raise errors.Conflict(
-                    f"version {version} was already acknowledged", field="version"
-                )
             logged = self._ledger.log(
                 tx,
                 "ack",
@@ -204,9 +195,13 @@ class Acknowledgements:
                     "owner": record.party,
                 },
             )
-            tx.ledger.add_ack(
+            added = tx.ledger.add_ack(
                 AckRecord(notice_id, version, viewer.party, self._clock.now(), logged.index)
             )
+            if not added:  # raising rolls the entry back with the rest of the transaction
+                raise errors.Conflict(
+                    f"version {version} was already acknowledged", field="version"
+                )
             receipt = self._ledger.receipt(tx, logged)
         return {"notice": notice_id, "version": version, "party": viewer.party, "receipt": receipt}
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -225,27 +224,17 @@ class TrackMonitor:
         """
         ahead = self._settings.lookahead_s
         reach = math.hypot(p.east, p.north) * ahead + 10.0
-        dlat = math.degrees(reach / EARTH_RADIUS_M)
-        dlon = min(180.0, dlat / max(math.cos(math.radians(min(abs(p.lat) + dlat, 89.9))), 1e-6))
         climb = p.up * ahead
         box = Extent(
-            BBox(
-                max(-180.0, p.lon - dlon),
-                max(-90.0, p.lat - dlat),
-                min(180.0, p.lon + dlon),
-                min(90.0, p.lat + dlat),
-            ),
+            BBox(p.lon, p.lat, p.lon, p.lat).padded(reach),  # wraps at ±180° as needed
             min(p.alt_lo, p.alt_lo + climb),
             max(p.alt_hi, p.alt_hi + climb),
             p.time,
             p.time + dt.timedelta(seconds=ahead) + _INSTANT,
         )
-        wrapped = [box]
-        if p.lon - dlon < -180.0 or p.lon + dlon > 180.0:
-            wrapped.append(replace(box, box=BBox(-180.0, box.box.south, 180.0, box.box.north)))
         rows = [
             r
-            for r in tx.notices.candidate_volumes(wrapped, p.party)
+            for r in tx.notices.candidate_volumes([box], p.party)
             if r[4] in (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
         ]
         if not rows:
@@ -476,16 +465,7 @@ class TrackMonitor:
     ) -> list[dict[str, Any]]:
         """Aircraft reported near a point in a time window: the owner, and to it the details."""
         reach = max(tolerance_m, 50.0)
-        dlat = math.degrees(reach / EARTH_RADIUS_M)
-        dlon = min(180.0, dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.9))), 1e-6))
-        west = lon - dlon if dlon < 180.0 else -180.0
-        east = lon + dlon if dlon < 180.0 else 180.0
-        box = BBox(
-            ((west + 180.0) % 360.0) - 180.0 if west < -180.0 else west,
-            max(-90.0, lat - dlat),
-            ((east + 180.0) % 360.0) - 180.0 if east > 180.0 else east,
-            min(90.0, lat + dlat),
-        )
+        box = BBox(lon, lat, lon, lat).padded(reach)
         found = []
         with self._store.read() as tx:
             for piece in box.pieces():

@@ -265,12 +265,3 @@ class Ledger:
         if len(entries) != width:
             raise errors.NotFound("no such entry bundle")
         return b"".join(len(e.entry).to_bytes(2, "big") + e.entry for e in entries)
-
-    def checkpoint_at(self, size: int) -> str:
-        with self._store.read() as tx:
-            return self._checkpoint(tx, size, "size").note
-
-    def newest_size(self) -> int:
-        with self._store.read() as tx:
-            latest = tx.ledger.latest_checkpoint()
-        return 0 if latest is None else latest.size

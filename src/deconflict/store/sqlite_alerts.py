@@ -9,13 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .records import AlertRecord, SubscriptionRecord, WebhookDelivery
+from .sqlite_rows import dump as _dump
+from .sqlite_rows import fixed_ts as _ts
 
 __all__ = ["SqliteAlerts"]
-
-
-def _ts(instant: dt.datetime) -> str:
-    """Fixed-width UTC text, so that comparing the text compares the instants."""
-    return instant.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _instant(text: str | None) -> dt.datetime | None:
@@ -25,10 +22,6 @@ def _instant(text: str | None) -> dt.datetime | None:
 def _required(text: str) -> dt.datetime:
     """A NOT NULL time column."""
     return dt.datetime.fromisoformat(text)
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _subscription(row: sqlite3.Row, prefix: str = "") -> SubscriptionRecord:

@@ -9,11 +9,16 @@ from typing import Any
 
 from .records import DisclosureRecord
 
-__all__ = ["disclosure", "dump", "instant", "ts"]
+__all__ = ["disclosure", "dump", "fixed_ts", "instant", "ts"]
 
 
 def ts(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat()
+
+
+def fixed_ts(instant: dt.datetime) -> str:
+    """Fixed-width UTC text, so that comparing the text compares the instants."""
+    return instant.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def instant(text: str) -> dt.datetime:

@@ -7,15 +7,11 @@ import sqlite3
 from collections.abc import Sequence
 
 from .records import TrackPoint
+from .sqlite_rows import fixed_ts as _ts
 
 __all__ = ["SqliteTracks"]
 
 _COLUMNS = "party, aircraft, time, lon, lat, alt_lo, alt_hi, east, north, up"
-
-
-def _ts(instant: dt.datetime) -> str:
-    """Fixed-width UTC text, so that comparing the text compares the instants."""
-    return instant.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _point(row: sqlite3.Row) -> TrackPoint:
