@@ -421,17 +421,26 @@ class StoreContract:
             assert [p.aircraft for p in taken] == ["x", "y"]
             assert tx.tracks.advance([point("x", 1)]) == []  # older than the state: kept back
             tx.tracks.add_reports([point("x", 1)])
-            tx.tracks.raise_flags("proximity", [("a", "x", "b/z")], T0)
+            tx.tracks.raise_flags("proximity", [("a", "x", "b/z"), ("b", "z", "a/x")], T0)
         with store.read() as tx:
+            latest, changed = tx.tracks.changed(0)
+            assert latest >= 1 and sorted(p.aircraft for p in changed) == ["x", "y"]
+            assert tx.tracks.changed(latest) == (latest, [])
+        with store.write() as tx:  # a later batch: only what it moved is a change
+            assert [p.aircraft for p in tx.tracks.advance([point("y", 3), point("y", 4)])] == ["y"]
+        with store.read() as tx:
+            newer, changed = tx.tracks.changed(latest)
+            assert newer > latest and [(p.aircraft, p.time.minute) for p in changed] == [("y", 4)]
             states = {p.aircraft: p.time for p in tx.tracks.states(T0)}
-            assert states == {"x": T0 + dt.timedelta(minutes=2), "y": T0 + dt.timedelta(minutes=1)}
-            assert [p.aircraft for p in tx.tracks.states(T0 + dt.timedelta(minutes=1.5))] == ["x"]
+            assert states == {"x": T0 + dt.timedelta(minutes=2), "y": T0 + dt.timedelta(minutes=4)}
+            assert [p.aircraft for p in tx.tracks.states(T0 + dt.timedelta(minutes=3.5))] == ["y"]
             near = tx.tracks.reports_near((34.9, 32.9, 35.1, 33.1), T0, T0 + HOUR)
             assert sorted(p.time.minute for p in near) == [0, 1, 2]
-            assert tx.tracks.flags("proximity") == {("a", "x", "b/z"): T0}
+            assert tx.tracks.flags("proximity", "a") == {("a", "x", "b/z"): T0}
+            assert set(tx.tracks.flags("proximity")) == {("a", "x", "b/z"), ("b", "z", "a/x")}
         with store.write() as tx:
             assert tx.tracks.prune(T0 + dt.timedelta(minutes=1)) == 1
-            tx.tracks.clear_flags("proximity", [("a", "x", "b/z")])
+            tx.tracks.clear_flags("proximity", [("a", "x", "b/z"), ("b", "z", "a/x")])
         with store.read() as tx:
             near = tx.tracks.reports_near((34.9, 32.9, 35.1, 33.1), T0, T0 + HOUR)
             assert sorted(p.time.minute for p in near) == [1, 2]

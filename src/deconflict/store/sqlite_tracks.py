@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -56,20 +57,39 @@ class SqliteTracks:
         )
 
     def advance(self, points: Sequence[TrackPoint]) -> list[TrackPoint]:
-        """Make each point its aircraft's state unless a newer one is known; returns those taken."""
-        taken = []
-        for p in points:
-            cur = self._c.execute(
-                f"INSERT INTO track_state ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (party, aircraft) DO UPDATE SET time = excluded.time,"
-                " lon = excluded.lon, lat = excluded.lat, alt_lo = excluded.alt_lo,"
-                " alt_hi = excluded.alt_hi, east = excluded.east, north = excluded.north,"
-                " up = excluded.up WHERE excluded.time > track_state.time",
-                _values(p),
+        """Make each point its aircraft's state unless a newer one is known; returns those taken.
+
+        The states taken are stamped with the next change number.
+        """
+        if not points:
+            return []
+        keys = json.dumps(sorted({(p.party, p.aircraft) for p in points}))
+        known = {
+            (r[0], r[1]): r[2]
+            for r in self._c.execute(
+                "SELECT party, aircraft, time FROM track_state WHERE (party, aircraft) IN"
+                " (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+                (keys,),
             )
-            if cur.rowcount == 1:
-                taken.append(p)
-        return taken
+        }
+        newest: dict[tuple[str, str], tuple[str, TrackPoint]] = {}
+        for p in points:
+            key, stamp = (p.party, p.aircraft), _ts(p.time)
+            best = newest.get(key)
+            if (best is None or stamp > best[0]) and stamp > known.get(key, ""):
+                newest[key] = (stamp, p)
+        if not newest:
+            return []
+        seq = self._c.execute("SELECT coalesce(max(seq), 0) + 1 FROM track_state").fetchone()[0]
+        self._c.executemany(
+            f"INSERT INTO track_state ({_COLUMNS}, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (party, aircraft) DO UPDATE SET time = excluded.time,"
+            " lon = excluded.lon, lat = excluded.lat, alt_lo = excluded.alt_lo,"
+            " alt_hi = excluded.alt_hi, east = excluded.east, north = excluded.north,"
+            " up = excluded.up, seq = excluded.seq WHERE excluded.time > track_state.time",
+            [(*_values(p), seq) for _, p in newest.values()],
+        )
+        return [p for _, p in newest.values()]
 
     def states(self, since: dt.datetime) -> list[TrackPoint]:
         """Every aircraft's newest state, if it is no older than ``since``."""
@@ -78,6 +98,16 @@ class SqliteTracks:
             (_ts(since),),
         ).fetchall()
         return [_point(r) for r in rows]
+
+    def changed(self, after: int) -> tuple[int, list[TrackPoint]]:
+        """The latest change number, and the states stamped after change ``after``."""
+        latest = self._c.execute("SELECT coalesce(max(seq), 0) FROM track_state").fetchone()[0]
+        if latest <= after:
+            return int(latest), []
+        rows = self._c.execute(
+            f"SELECT {_COLUMNS} FROM track_state WHERE seq > ? ORDER BY seq", (after,)
+        ).fetchall()
+        return int(latest), [_point(r) for r in rows]
 
     def reports_near(
         self, box: tuple[float, float, float, float], start: dt.datetime, end: dt.datetime
@@ -96,9 +126,13 @@ class SqliteTracks:
         cur = self._c.execute("DELETE FROM track_reports WHERE time < ?", (_ts(before),))
         return cur.rowcount
 
-    def flags(self, kind: str) -> dict[tuple[str, str, str], dt.datetime]:
+    def flags(self, kind: str, party: str | None = None) -> dict[tuple[str, str, str], dt.datetime]:
+        """Raised conditions of a kind, of one party's aircraft or of all."""
+        where, args = (
+            ("kind = ?", (kind,)) if party is None else ("kind = ? AND party = ?", (kind, party))
+        )
         rows = self._c.execute(
-            "SELECT party, aircraft, other, since FROM track_flags WHERE kind = ?", (kind,)
+            f"SELECT party, aircraft, other, since FROM track_flags WHERE {where}", args
         ).fetchall()
         return {(r[0], r[1], r[2]): dt.datetime.fromisoformat(r[3]) for r in rows}
 
