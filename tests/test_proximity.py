@@ -21,6 +21,7 @@ from deconflict.proximity import (
     DRONE,
     MANNED,
     Aircraft,
+    Motion,
     Thresholds,
     closest_approaches,
     relative,
@@ -184,7 +185,7 @@ def test_the_index_prefilter_misses_no_pair(
     # Every pair, without the index: the same exact test on all of them.
     n = len(fleet)
     i, j = np.triu_indices(n, 1)
-    rh, vh, z, vz, _, _ = relative(fleet, i.astype(np.int64), j.astype(np.int64))
+    rh, vh, z, vz, _, _ = relative(Motion.of(fleet), i.astype(np.int64), j.astype(np.int64))
     lost, _, _ = separation_loss(rh, vh, z, vz, MANNED)
     expected = {(int(a), int(b)) for a, b, hit in zip(i, j, lost, strict=True) if hit}
     assert found == expected

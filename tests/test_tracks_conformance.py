@@ -13,9 +13,21 @@ from hypothesis import strategies as st
 from deconflict.clock import FixedClock
 from deconflict.config import Settings
 from deconflict.disclosure import Viewer
-from deconflict.model import Role
+from deconflict.engine import extents, footprint_of_core
+from deconflict.geometry import Footprint, circle
+from deconflict.model import (
+    AltitudeBand,
+    AltitudeReference,
+    Buffers,
+    Notice,
+    NoticeKind,
+    Role,
+    TimeWindow,
+    Volume,
+)
+from deconflict.screen import Candidates, screen
 from deconflict.service import Service
-from deconflict.store import open_store
+from deconflict.store import Transaction, open_store
 from deconflict.store.records import TrackPoint
 
 T0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -82,8 +94,37 @@ def test_the_batch_agrees_with_the_exact_screen(
     monitor = service.tracks
     with service.store.read() as tx:
         batch = monitor._conforming(tx, points)
-        one_by_one = [monitor._conforms(tx, p) for p in points]
+        one_by_one = [_conforms(service, tx, p) for p in points]
     assert batch == one_by_one
+
+
+def _conforms(service: Service, tx: Transaction, p: TrackPoint) -> bool:
+    """The point alone: its own index query, then the exact screen on every candidate."""
+    s = service.settings
+    band = AltitudeBand(
+        p.alt_lo - s.conformance_vertical_m,
+        p.alt_hi + s.conformance_vertical_m,
+        AltitudeReference.W84,
+    )
+    volume = Volume(
+        circle(p.lon, p.lat, s.conformance_lateral_m),
+        band,
+        TimeWindow(p.time, p.time + dt.timedelta(microseconds=1)),
+    )
+    probe = Notice("probe", "", NoticeKind.OPERATION, (volume,))
+    rows = [
+        r
+        for r in tx.notices.candidate_volumes(extents(probe, s.policy, pad=False))
+        if r[3] == p.party and r[4] == "operation"
+    ]
+    if not rows:
+        return False
+    c = Candidates.from_packed([r[5] for r in rows])
+
+    def exact(k: int) -> Footprint:
+        return footprint_of_core(c.cores[k], float(c.radius[k]))
+
+    return bool(screen(volume, c, Buffers(0.0, 0.0, 0.0), s.policy.datum, exact).any())
 
 
 def test_the_edge_of_a_circle_is_decided_within_a_metre(service: Service) -> None:

@@ -16,7 +16,6 @@ motion (a quadratic and a linear inequality in time), not sampled.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,9 @@ __all__ = [
     "MANNED",
     "Aircraft",
     "Approach",
+    "Motion",
     "Thresholds",
+    "approaches",
     "closest_approaches",
     "relative",
     "separation_loss",
@@ -84,8 +85,30 @@ def _frames(lon: Array, lat: Array) -> tuple[Array, Array, Array]:
     return east, north, up
 
 
+@dataclass(frozen=True)
+class Motion:
+    """Many aircraft at once, as arrays of equal length (the fast path for a whole fleet)."""
+
+    lon: Array
+    lat: Array
+    alt: Array
+    east: Array
+    north: Array
+    up: Array
+
+    @classmethod
+    def of(cls, aircraft: Sequence[Aircraft]) -> Motion:
+        rows = np.array(
+            [(a.lon, a.lat, a.alt, a.east, a.north, a.up) for a in aircraft], dtype=np.float64
+        ).reshape(-1, 6)
+        return cls(*(np.ascontiguousarray(rows[:, k]) for k in range(6)))
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+
 def relative(
-    aircraft: Sequence[Aircraft], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+    m: Motion, i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
 ) -> tuple[Array, Array, Array, Array, Array, Array]:
     """For pairs ``(i, j)``: relative horizontal position and velocity, altitude and climb,
     and the first aircraft's east and north unit vectors.
@@ -93,28 +116,22 @@ def relative(
     Horizontal parts are taken in the plane square to the pair's mean vertical;
     altitudes are compared directly.
     """
-    position, velocity, east, north, up = _state(aircraft)
-    alt = np.array([a.alt for a in aircraft], dtype=np.float64)
-    climb = np.array([a.up for a in aircraft], dtype=np.float64)
-    mid = up[i] + up[j]
+    ei, ni, ui = _frames(m.lon[i], m.lat[i])
+    ej, nj, uj = _frames(m.lon[j], m.lat[j])
+    mid = ui + uj
     mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
-    r = position[j] - position[i]
-    v = velocity[j] - velocity[i]
+    r = (EARTH_RADIUS_M + m.alt[j])[:, None] * uj - (EARTH_RADIUS_M + m.alt[i])[:, None] * ui
+    v = (
+        m.east[j, None] * ej
+        + m.north[j, None] * nj
+        + m.up[j, None] * uj
+        - m.east[i, None] * ei
+        - m.north[i, None] * ni
+        - m.up[i, None] * ui
+    )
     rh = r - np.sum(r * mid, -1)[:, None] * mid
     vh = v - np.sum(v * mid, -1)[:, None] * mid
-    return rh, vh, alt[j] - alt[i], climb[j] - climb[i], east[i], north[i]
-
-
-def _state(aircraft: Sequence[Aircraft]) -> tuple[Array, Array, Array, Array, Array]:
-    """Positions and velocities in Earth-centred metres, and each aircraft's frame."""
-    lon = np.array([a.lon for a in aircraft], dtype=np.float64)
-    lat = np.array([a.lat for a in aircraft], dtype=np.float64)
-    alt = np.array([a.alt for a in aircraft], dtype=np.float64)
-    vel = np.array([(a.east, a.north, a.up) for a in aircraft], dtype=np.float64).reshape(-1, 3)
-    east, north, up = _frames(lon, lat)
-    position = (EARTH_RADIUS_M + alt)[:, None] * up
-    velocity = vel[:, :1] * east + vel[:, 1:2] * north + vel[:, 2:3] * up
-    return position, velocity, east, north, up
+    return rh, vh, m.alt[j] - m.alt[i], m.up[j] - m.up[i], ei, ni
 
 
 def separation_loss(
@@ -162,43 +179,48 @@ def separation_loss(
     return lost, lo, t_cpa
 
 
-def _pairs(
-    aircraft: Sequence[Aircraft],
-    reach_m: Array,
-    focus: Sequence[int] | None = None,
-) -> npt.NDArray[np.int64]:
+def _pairs(m: Motion, reach_m: Array, focus: npt.NDArray[np.int64] | None) -> npt.NDArray[np.int64]:
     """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``.
 
-    Conservative: an STRtree over positions finds every pair within the box of
-    the first aircraft's reach plus the largest reach, then the chord distance
-    (never longer than the arc) drops pairs beyond their own two reaches. With
-    ``focus``, only pairs with at least one aircraft in it.
+    Conservative: each aircraft gets a longitude/latitude box around its reach,
+    wide enough at the most poleward latitude any partner within reach could be
+    at, so two aircraft within their two reaches have overlapping boxes. An
+    STRtree over the boxes of the ``focus`` aircraft (all, without it) is
+    queried with every box, then the chord distance (never longer than the arc)
+    drops pairs beyond their own two reaches.
     """
-    lon = np.array([a.lon for a in aircraft], dtype=np.float64)
-    lat = np.array([a.lat for a in aircraft], dtype=np.float64)
-    box_reach = reach_m + float(reach_m.max())
-    dlat = np.degrees(box_reach / EARTH_RADIUS_M)
-    reach_lat = np.minimum(np.abs(lat) + dlat, 89.999)
-    dlon = np.minimum(dlat / np.cos(np.radians(reach_lat)), 180.0)
-    tree = shapely.STRtree(shapely.points(lon, lat))
-    c = np.arange(len(aircraft)) if focus is None else np.asarray(focus, dtype=np.int64)
+    n = len(m)
+    c = np.arange(n, dtype=np.int64) if focus is None else focus
+    dlat = np.degrees(reach_m / EARTH_RADIUS_M)
+    poleward = np.minimum(np.abs(m.lat) + dlat + float(dlat.max()), 89.999)
+    dlon = np.minimum(dlat / np.cos(np.radians(poleward)), 180.0)
+    west, east, south, north = m.lon - dlon, m.lon + dlon, m.lat - dlat, m.lat + dlat
+    tree = shapely.STRtree(shapely.box(west[c], south[c], east[c], north[c]))
     found = []
-    for shift in (0.0, 360.0, -360.0):  # a box past ±180° wraps to the other side
-        boxes = shapely.box(
-            lon[c] - dlon[c] + shift,
-            lat[c] - dlat[c],
-            lon[c] + dlon[c] + shift,
-            lat[c] + dlat[c],
-        )
-        query, hit = tree.query(boxes)
-        found.append(np.stack([c[query], hit]))
-    pairs = np.concatenate(found, axis=1).T
-    pairs = np.sort(pairs, axis=1)
-    pairs = np.unique(pairs[pairs[:, 0] < pairs[:, 1]], axis=0).astype(np.int64)
-    units = lonlat_to_unit(lon, lat)
-    chord = np.linalg.norm(units[pairs[:, 0]] - units[pairs[:, 1]], axis=-1) * EARTH_RADIUS_M
-    keep: npt.NDArray[np.int64] = pairs[chord <= reach_m[pairs[:, 0]] + reach_m[pairs[:, 1]]]
-    return keep
+    for shift, which in (
+        (0.0, slice(None)),
+        (360.0, np.flatnonzero(west < -180.0)),  # a box past ±180° wraps to the other side
+        (-360.0, np.flatnonzero(east > 180.0)),
+    ):
+        k = np.arange(n, dtype=np.int64)[which]
+        if not len(k):
+            continue
+        query, hit = tree.query(shapely.box(west[k] + shift, south[k], east[k] + shift, north[k]))
+        found.append((c[hit], k[query]))
+    i = np.concatenate([f[0] for f in found])
+    j = np.concatenate([f[1] for f in found])
+    # A pair of two focus aircraft comes up twice, once from each side: keep one.
+    in_focus = np.zeros(n, dtype=bool)
+    in_focus[c] = True
+    keep = (i != j) & (~in_focus[j] | (i < j))
+    i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+    if len(found) > 1:  # a box that wrapped may meet the same partner twice
+        pair = np.unique(i * n + j)
+        i, j = pair // n, pair % n
+    units = lonlat_to_unit(m.lon, m.lat)
+    chord = np.linalg.norm(units[i] - units[j], axis=-1) * EARTH_RADIUS_M
+    near = chord <= reach_m[i] + reach_m[j]
+    return np.stack([i[near], j[near]], axis=1)
 
 
 def closest_approaches(
@@ -216,26 +238,50 @@ def closest_approaches(
     pair by both aircraft's altitude uncertainty, e.g. across altitude datums.
     ``focus`` limits the answer to pairs with at least one of those aircraft.
     """
-    if len(aircraft) < 2:
+    return approaches(
+        Motion.of(aircraft),
+        thresholds,
+        None if vertical_margins is None else np.asarray(vertical_margins, dtype=np.float64),
+        max_speed_ms,
+        None if focus is None else np.asarray(focus, dtype=np.int64),
+    )
+
+
+def approaches(
+    m: Motion,
+    thresholds: Thresholds,
+    margins: Array | None = None,
+    max_speed_ms: float | None = None,
+    focus: npt.NDArray[np.int64] | None = None,
+    group: npt.NDArray[np.int64] | None = None,
+) -> list[tuple[int, int, Approach]]:
+    """:func:`closest_approaches` on arrays; pairs within one ``group`` are left out."""
+    if len(m) < 2 or (focus is not None and not len(focus)):
         return []
-    speed = np.array([math.sqrt(a.east**2 + a.north**2 + a.up**2) for a in aircraft])
+    speed = np.sqrt(m.east**2 + m.north**2 + m.up**2)
     if max_speed_ms is not None:
         speed = np.maximum(speed, max_speed_ms)
     # Two aircraft can close by at most the sum of their speeds: each reaches half
     # the threshold, its own travel in the lookahead, and slack for the difference
     # between the surface chord and the horizontal plane (under a metre at 100 km).
     reach = thresholds.horizontal_m / 2 + speed * thresholds.lookahead_s + 50.0
-    pairs = _pairs(aircraft, reach, focus)
-    if not len(pairs):
-        return []
+    pairs = _pairs(m, reach, focus)
     i, j = pairs[:, 0], pairs[:, 1]
-    rh, vh, z, vz, east, north = relative(aircraft, i, j)
-    margins = (
-        np.zeros(len(aircraft))
-        if vertical_margins is None
-        else np.asarray(vertical_margins, dtype=np.float64)
-    )
-    lost, t_loss, t_cpa = separation_loss(rh, vh, z, vz, thresholds, margins[i] + margins[j])
+    margin = np.zeros(len(m)) if margins is None else margins
+    # Only pairs that can come within the vertical limit in the lookahead go on to
+    # the exact test: the altitude gap is linear in time, so its smallest size over
+    # the lookahead is at one end, or zero where it changes sign.
+    z0 = m.alt[j] - m.alt[i]
+    z1 = z0 + (m.up[j] - m.up[i]) * thresholds.lookahead_s
+    closest = np.where(np.sign(z0) != np.sign(z1), 0.0, np.minimum(np.abs(z0), np.abs(z1)))
+    keep = closest <= thresholds.vertical_m + margin[i] + margin[j]
+    if group is not None:
+        keep &= group[i] != group[j]
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return []
+    rh, vh, z, vz, east, north = relative(m, i, j)
+    lost, t_loss, t_cpa = separation_loss(rh, vh, z, vz, thresholds, margin[i] + margin[j])
     out = []
     for k in np.flatnonzero(lost):
         flat = rh[k] + vh[k] * t_cpa[k]

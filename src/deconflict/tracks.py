@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from deconflict import errors
@@ -34,7 +35,8 @@ from deconflict.altitude import w84_interval
 from deconflict.clock import Clock
 from deconflict.config import Settings
 from deconflict.disclosure import Viewer
-from deconflict.engine import extents, footprint_of_core
+from deconflict.engine import footprint_of_core
+from deconflict.fleet import Fleet
 from deconflict.geometry import BBox, Footprint, circle, corridor
 from deconflict.interchange import format_instant
 from deconflict.ledger.log import Ledger
@@ -42,13 +44,12 @@ from deconflict.model import (
     AltitudeBand,
     AltitudeReference,
     Buffers,
-    Notice,
     NoticeKind,
     Role,
     TimeWindow,
     Volume,
 )
-from deconflict.proximity import Aircraft, Thresholds, closest_approaches
+from deconflict.proximity import Thresholds, approaches
 from deconflict.screen import Candidates, screen, to_micros, w84_bounds
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store import DisclosureRecord, Extent, Store, Transaction
@@ -137,18 +138,6 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
     return points
 
 
-def _at(p: TrackPoint, when: dt.datetime) -> Aircraft:
-    """Where an aircraft is at ``when``, carried along its reported velocity."""
-    age = (when - p.time).total_seconds()
-    lat = p.lat + math.degrees(p.north * age / EARTH_RADIUS_M)
-    scale = max(math.cos(math.radians(p.lat)), 1e-6)
-    lon = p.lon + math.degrees(p.east * age / (EARTH_RADIUS_M * scale))
-    lon = ((lon + 180.0) % 360.0) - 180.0
-    lat = max(-90.0, min(90.0, lat))
-    alt = (p.alt_lo + p.alt_hi) / 2 + p.up * age
-    return Aircraft(lon, lat, alt, p.east, p.north, p.up)
-
-
 def _hits(tx: Transaction, volume: Volume, rows: list[tuple[Any, ...]], datum: Any) -> list[int]:
     """Indices of the candidate rows whose volume meets ``volume`` exactly."""
     if not rows:
@@ -159,6 +148,61 @@ def _hits(tx: Transaction, volume: Volume, rows: list[tuple[Any, ...]], datum: A
         return footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
 
     return np.flatnonzero(screen(volume, candidates, _NONE, datum, exact)).tolist()
+
+
+def _turned(key: tuple[str, str, str]) -> tuple[str, str, str]:
+    """A proximity condition seen from the other aircraft's side."""
+    party, aircraft = key[2].split("/", 1)
+    return (party, aircraft, f"{key[0]}/{key[1]}")
+
+
+def _other(key: tuple[str, str, str]) -> tuple[str, str]:
+    party, aircraft = key[2].split("/", 1)
+    return (party, aircraft)
+
+
+class _Batch:
+    """A batch's states as columns."""
+
+    def __init__(self, points: Sequence[TrackPoint]) -> None:
+        rows = np.array(
+            [(p.lon, p.lat, p.alt_lo, p.alt_hi, p.east, p.north, p.up) for p in points],
+            dtype=np.float64,
+        )
+        self.lon, self.lat, self.alt_lo, self.alt_hi, self.east, self.north, self.up = rows.T
+        self.micros = np.array([to_micros(p.time) for p in points], dtype=np.int64)
+        self.first = min(p.time for p in points)
+        self.last = max(p.time for p in points)
+        self.units = lonlat_to_unit(self.lon, self.lat)
+
+    def box(self) -> BBox:
+        """A box around every position (the whole width of the map if it spans ±180°)."""
+        return BBox(
+            float(self.lon.min()),
+            float(self.lat.min()),
+            float(self.lon.max()),
+            float(self.lat.max()),
+        )
+
+
+def _caps(c: Candidates) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A cap on the sphere around each candidate footprint: centre (unit vector), radius (rad).
+
+    The cap around a core's vertices holds the core's hull, since a cap under a
+    hemisphere is convex; the footprint's own radius is added. A cap too wide to
+    say anything is widened to the whole sphere.
+    """
+    coords, which = shapely.get_coordinates(c.cores, return_index=True)
+    units = lonlat_to_unit(coords[:, 0], coords[:, 1])
+    centre = np.zeros((len(c), 3))
+    np.add.at(centre, which, units)
+    norm = np.linalg.norm(centre, axis=1)
+    centre /= np.where(norm > 1e-9, norm, 1.0)[:, None]
+    spread = np.zeros(len(c))
+    angle = np.arccos(np.clip(np.sum(units * centre[which], axis=1), -1.0, 1.0))
+    np.maximum.at(spread, which, angle)
+    radius = spread + c.radius + 1e-9
+    return centre, np.where((norm > 1e-9) & (spread < math.pi / 2), radius, math.pi)
 
 
 class TrackMonitor:
@@ -172,6 +216,7 @@ class TrackMonitor:
         self._clock = clock
         self._settings = settings
         self._alerts = alerts
+        self._fleet = Fleet()
 
     @property
     def thresholds(self) -> Thresholds:
@@ -202,121 +247,90 @@ class TrackMonitor:
             footprint = corridor(start, end, max(radius_m, 1.0))
         return Volume(footprint, band, TimeWindow(p.time, later + _INSTANT))
 
-    def _rows(self, tx: Transaction, volume: Volume) -> list[tuple[Any, ...]]:
-        probe = Notice("probe", "", NoticeKind.OPERATION, (volume,))
-        return tx.notices.candidate_volumes(extents(probe, self._settings.policy, pad=False))
-
-    def _conforms(self, tx: Transaction, p: TrackPoint) -> bool:
-        s = self._settings
-        volume = self._probe(p, s.conformance_lateral_m, s.conformance_vertical_m, 0.0)
-        rows = [
-            r
-            for r in self._rows(tx, volume)
-            if r[3] == p.party and r[4] == NoticeKind.OPERATION.value
-        ]
-        return bool(_hits(tx, volume, rows, s.policy.datum))
-
-    def _incursions(self, tx: Transaction, p: TrackPoint) -> dict[str, tuple[str, str]]:
-        """Protected places and movements of others it is in or will enter: id → (party, kind).
-
-        A box around the whole predicted path finds the candidates first; the exact
-        path (a corridor) is built only when there are some, which is rare.
-        """
-        ahead = self._settings.lookahead_s
-        reach = math.hypot(p.east, p.north) * ahead + 10.0
-        climb = p.up * ahead
-        box = Extent(
-            BBox(p.lon, p.lat, p.lon, p.lat).padded(reach),  # wraps at ±180° as needed
-            min(p.alt_lo, p.alt_lo + climb),
-            max(p.alt_hi, p.alt_hi + climb),
-            p.time,
-            p.time + dt.timedelta(seconds=ahead) + _INSTANT,
-        )
-        rows = [
-            r
-            for r in tx.notices.candidate_volumes([box], p.party)
-            if r[4] in (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
-        ]
-        if not rows:
-            return {}
-        volume = self._probe(p, 1.0, 0.0, ahead)
-        return {
-            rows[k][1]: (rows[k][3], rows[k][4])
-            for k in _hits(tx, volume, rows, self._settings.policy.datum)
-        }
-
     def ingest(self, viewer: Viewer, body: Any) -> dict[str, Any]:
         if viewer.role is Role.AUDITOR:
             raise errors.Forbidden("an auditor may read metadata but not report tracks")
         now = self._clock.now()
         points = parse_reports(body, viewer.party, now, self._settings)
-        newest: dict[str, TrackPoint] = {}
-        for p in points:
-            if p.aircraft not in newest or p.time > newest[p.aircraft].time:
-                newest[p.aircraft] = p
-        with self._ledger.write() as tx:
-            tx.tracks.add_reports(points)
-            moved = tx.tracks.advance(list(newest.values()))
-            raised = self._conformance(tx, moved) + self._incursion(tx, moved)
-            if moved:
-                raised += self._proximity(tx, now, {(p.party, p.aircraft) for p in moved})
-            tx.tracks.prune(now - dt.timedelta(hours=self._settings.track_retention_hours))
+        stale = dt.timedelta(seconds=self._settings.track_stale_s)
+        try:
+            with self._ledger.write() as tx:
+                self._fleet.follow(tx)
+                tx.tracks.add_reports(points)
+                moved = tx.tracks.advance(points)
+                if moved:
+                    self._fleet.put(moved)
+                    self._fleet.seq += 1  # this batch's change
+                raised = self._conformance(tx, moved) + self._incursion(tx, viewer.party, moved)
+                if moved:
+                    keys = {(p.party, p.aircraft) for p in moved}
+                    raised += self._proximity(tx, now, viewer.party, keys)
+                tx.tracks.prune(now - dt.timedelta(hours=self._settings.track_retention_hours))
+        except BaseException:
+            self._fleet.forget()  # it may hold what was rolled back: reload it next time
+            raise
+        self._fleet.drop_older(now - 2 * stale)
         self._alerts.notifier.notify()
         return {"accepted": len(points), "moved": len(moved), "alerts": raised}
 
     # --- the three checks, each raising alerts on a change ----------------------------------
 
+    def _batch_rows(
+        self, tx: Transaction, extent: Extent, keep: Any, exclude_party: str | None = None
+    ) -> tuple[list[tuple[Any, ...]], Candidates | None]:
+        """Indexed volumes meeting one extent around a whole batch, and their columns."""
+        rows = [r for r in tx.notices.candidate_volumes([extent], exclude_party) if keep(r)]
+        return rows, (Candidates.from_packed([r[5] for r in rows]) if rows else None)
+
     def _conforming(self, tx: Transaction, moved: Sequence[TrackPoint]) -> list[bool]:
         """Which aircraft are within their party's operations, all decided together.
 
-        Circles (most operation areas) are decided in one vectorised pass: the
-        distance on the sphere to the centre against radius plus tolerance, with
-        the band and the window. Other shapes go through the exact screen.
+        One index query covers the batch. Circles (most operation areas) are decided
+        in one vectorised pass: the distance on the sphere to the centre against
+        radius plus tolerance, with the band and the window. Other shapes go through
+        the exact screen, only where an enclosing cap says they might hold it.
         """
         s = self._settings
-        rows_of = []
-        for p in moved:
-            volume = self._probe(p, s.conformance_lateral_m, s.conformance_vertical_m, 0.0)
-            rows_of.append(
-                [
-                    r
-                    for r in self._rows(tx, volume)
-                    if r[3] == p.party and r[4] == NoticeKind.OPERATION.value
-                ]
-            )
-        pairs = [(k, r) for k, rows in enumerate(rows_of) for r in rows]
-        inside = [False] * len(moved)
-        if not pairs:
-            return inside
-        c = Candidates.from_packed([r[5] for _, r in pairs])
-        which = np.array([k for k, _ in pairs], dtype=np.int64)
-        lon = np.array([moved[k].lon for k in which])
-        lat = np.array([moved[k].lat for k in which])
-        alt_lo = np.array([moved[k].alt_lo for k in which]) - s.conformance_vertical_m
-        alt_hi = np.array([moved[k].alt_hi for k in which]) + s.conformance_vertical_m
-        t = np.array([to_micros(moved[k].time) for k in which], dtype=np.int64)
-        lo, hi = w84_bounds(c, s.policy.datum)
-        timely = (c.start <= t) & (t < c.end) & (alt_hi >= lo) & (alt_lo <= hi)
-        circles = shapely.get_type_id(c.cores) == 0
-        centres = shapely.get_coordinates(c.cores[circles])
-        gap = np.full(len(pairs), np.inf)
-        gap[circles] = np.arccos(
-            np.clip(
-                np.sum(lonlat_to_unit(lon[circles], lat[circles]) * lonlat_to_unit(*centres.T), -1),
-                -1.0,
-                1.0,
-            )
+        if not moved:
+            return []
+        lateral, vertical = s.conformance_lateral_m, s.conformance_vertical_m
+        a = _Batch(moved)
+        extent = Extent(
+            a.box().padded(lateral),
+            float(a.alt_lo.min()) - vertical,
+            float(a.alt_hi.max()) + vertical,
+            a.first,
+            a.last + _INSTANT,
         )
-        near = gap <= c.radius + s.conformance_lateral_m / EARTH_RADIUS_M
-        for n in np.flatnonzero(timely & circles & near):
-            inside[int(which[n])] = True
-        for k in {int(which[n]) for n in np.flatnonzero(timely & ~circles)}:
-            if not inside[k]:
-                inside[k] = self._conforms(tx, moved[k])
-        return inside
+        party = moved[0].party
+        rows, c = self._batch_rows(
+            tx, extent, lambda r: r[3] == party and r[4] == NoticeKind.OPERATION.value
+        )
+        if c is None:
+            return [False] * len(moved)
+        lo, hi = w84_bounds(c, s.policy.datum)
+        t = a.micros[:, None]
+        timely = (
+            (c.start <= t)
+            & (t < c.end)
+            & (a.alt_hi[:, None] + vertical >= lo)
+            & (a.alt_lo[:, None] - vertical <= hi)
+        )
+        centre, reach = _caps(c)
+        gap = np.arccos(np.clip(a.units @ centre.T, -1.0, 1.0))
+        near = timely & (gap <= reach + lateral / EARTH_RADIUS_M)
+        circles = shapely.get_type_id(c.cores) == 0
+        inside = (near & circles).any(axis=1)  # for a circle its cap is the footprint itself
+        for k in np.flatnonzero(~inside & (near & ~circles).any(axis=1)):
+            volume = self._probe(moved[int(k)], lateral, vertical, 0.0)
+            maybe = [rows[n] for n in np.flatnonzero(near[k] & ~circles)]
+            inside[k] = bool(_hits(tx, volume, maybe, s.policy.datum))
+        return [bool(x) for x in inside]
 
     def _conformance(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
-        flagged = tx.tracks.flags("nonconforming")
+        if not moved:
+            return 0
+        flagged = tx.tracks.flags("nonconforming", moved[0].party)
         start: list[tuple[str, str, str]] = []
         end: list[tuple[str, str, str]] = []
         items: list[tuple[str, str, dict[str, Any]]] = []
@@ -339,15 +353,62 @@ class TrackMonitor:
         self._alerts.track_alerts(tx, items)
         return len(items)
 
-    def _incursion(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
-        flagged = tx.tracks.flags("incursion")
+    def _incursions(
+        self, tx: Transaction, party: str, moved: Sequence[TrackPoint]
+    ) -> list[dict[str, tuple[str, str]]]:
+        """For each aircraft, the protected places and movements of others it is in or will
+        enter within the lookahead: notice id → (party, kind).
+
+        One index query covers the whole batch's predicted paths; enclosing caps on
+        the sphere pick the few pairs worth the exact test against the path (a corridor).
+        """
+        found: list[dict[str, tuple[str, str]]] = [{} for _ in moved]
+        if not moved:
+            return found
+        ahead = self._settings.lookahead_s
+        a = _Batch(moved)
+        travel = np.hypot(a.east, a.north) * ahead + 10.0
+        low = np.minimum(a.alt_lo, a.alt_lo + a.up * ahead)
+        high = np.maximum(a.alt_hi, a.alt_hi + a.up * ahead)
+        extent = Extent(
+            a.box().padded(float(travel.max())),  # wraps at ±180° as needed
+            float(low.min()),
+            float(high.max()),
+            a.first,
+            a.last + dt.timedelta(seconds=ahead) + _INSTANT,
+        )
+        kinds = (NoticeKind.PROTECTED.value, NoticeKind.MOVEMENT.value)
+        rows, c = self._batch_rows(tx, extent, lambda r: r[4] in kinds, party)
+        if c is None:
+            return found
+        lo, hi = w84_bounds(c, self._settings.policy.datum)
+        t = a.micros[:, None]
+        centre, reach = _caps(c)
+        gap = np.arccos(np.clip(a.units @ centre.T, -1.0, 1.0))
+        maybe = (
+            (c.start <= t + int(ahead * 1e6))
+            & (t < c.end)
+            & (high[:, None] >= lo)
+            & (low[:, None] <= hi)
+            & (gap <= reach + travel[:, None] / EARTH_RADIUS_M)
+        )
+        for k in np.flatnonzero(maybe.any(axis=1)):
+            volume = self._probe(moved[int(k)], 1.0, 0.0, ahead)
+            near = [rows[n] for n in np.flatnonzero(maybe[k])]
+            found[k] = {
+                near[n][1]: (near[n][3], near[n][4])
+                for n in _hits(tx, volume, near, self._settings.policy.datum)
+            }
+        return found
+
+    def _incursion(self, tx: Transaction, party: str, moved: Sequence[TrackPoint]) -> int:
+        flagged = tx.tracks.flags("incursion", party)
         start: list[tuple[str, str, str]] = []
         end: list[tuple[str, str, str]] = []
         items: list[tuple[str, str, dict[str, Any]]] = []
         shown: list[DisclosureRecord] = []
         now = self._clock.now()
-        for p in moved:
-            found = self._incursions(tx, p)
+        for p, found in zip(moved, self._incursions(tx, party, moved), strict=True):
             for notice_id, (owner, kind) in found.items():
                 key = (p.party, p.aircraft, notice_id)
                 if key in flagged:
@@ -380,49 +441,52 @@ class TrackMonitor:
         self._alerts.track_alerts(tx, items, shown)
         return len(items)
 
-    def _proximity(self, tx: Transaction, now: dt.datetime, moved: set[tuple[str, str]]) -> int:
-        """Pairs with at least one aircraft that just moved; the others were checked before."""
-        fresh = tx.tracks.states(now - dt.timedelta(seconds=self._settings.track_stale_s))
-        focus = [k for k, p in enumerate(fresh) if (p.party, p.aircraft) in moved]
-        fleet = [_at(p, now) for p in fresh]  # every aircraft where it is now, not when reported
-        margins = [(p.alt_hi - p.alt_lo) / 2 for p in fresh]
+    def _proximity(
+        self, tx: Transaction, now: dt.datetime, party: str, moved: set[tuple[str, str]]
+    ) -> int:
+        """Pairs with an aircraft of this batch; pairs of others were checked when they moved.
+
+        Every aircraft is taken where it is now, not where it was reported.
+        Raised conditions are kept both ways round (one per party), raised and
+        cleared together; this batch's party's side is the one looked up.
+        """
+        fleet = self._fleet.at(now, now - dt.timedelta(seconds=self._settings.track_stale_s))
+        focus = np.array(sorted(fleet.row[k] for k in moved if k in fleet.row), dtype=np.int64)
         current: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for i, j, a in closest_approaches(fleet, self.thresholds, margins, focus=focus):
-            pi, pj = fresh[i], fresh[j]
-            if pi.party == pj.party:
-                continue
+        for i, j, a in approaches(
+            fleet.motion, self.thresholds, fleet.margins, focus=focus, group=fleet.group
+        ):
+            (pi, ai), (pj, aj) = fleet.keys[i], fleet.keys[j]
             common = {
                 "t_loss_s": a.t_loss_s,
                 "t_cpa_s": a.t_cpa_s,
                 "horizontal_m": a.horizontal_m,
                 "vertical_m": a.vertical_m,
             }
-            current[(pi.party, pi.aircraft, f"{pj.party}/{pj.aircraft}")] = common | {
-                "aircraft": pi.aircraft,
-                "other_party": pj.party,
+            current[(pi, ai, f"{pj}/{aj}")] = common | {
+                "aircraft": ai,
+                "other_party": pj,
                 "relative": {"east_m": a.east_m, "north_m": a.north_m},
             }
-            current[(pj.party, pj.aircraft, f"{pi.party}/{pi.aircraft}")] = common | {
-                "aircraft": pj.aircraft,
-                "other_party": pi.party,
+            current[(pj, aj, f"{pi}/{ai}")] = common | {
+                "aircraft": aj,
+                "other_party": pi,
                 "relative": {"east_m": -a.east_m, "north_m": -a.north_m},
             }
-        flagged = tx.tracks.flags("proximity")
-        new = [k for k in current if k not in flagged]
-        tx.tracks.raise_flags("proximity", new, now)
+        flagged = tx.tracks.flags("proximity", party)
+        new = [k for k in current if k[0] == party and k not in flagged]
+        new += [_turned(k) for k in new]
         # Only pairs re-examined now may clear: one side moved, or went stale.
-        fresh_keys = {(p.party, p.aircraft) for p in fresh}
         cleared = [
             k
             for k in flagged
             if k not in current
             and (
-                (k[0], k[1]) in moved
-                or tuple(k[2].split("/", 1)) in moved
-                or (k[0], k[1]) not in fresh_keys
-                or tuple(k[2].split("/", 1)) not in fresh_keys
+                (k[0], k[1]) in moved or (k[0], k[1]) not in fleet.row or _other(k) not in fleet.row
             )
         ]
+        cleared += [_turned(k) for k in cleared]
+        tx.tracks.raise_flags("proximity", new, now)
         tx.tracks.clear_flags("proximity", cleared)
         items = [(k[0], "track.proximity", current[k]) for k in new]
         self._alerts.track_alerts(tx, items)
