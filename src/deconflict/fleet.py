@@ -34,14 +34,18 @@ class Now:
     """The fresh part of a fleet, each aircraft carried along its velocity to one instant."""
 
     def __init__(
-        self, keys: list[tuple[str, str]], motion: Motion, margins: npt.NDArray[np.float64]
+        self,
+        keys: list[tuple[str, str]],
+        row: dict[tuple[str, str], int],
+        motion: Motion,
+        margins: npt.NDArray[np.float64],
+        group: npt.NDArray[np.int64],
     ) -> None:
         self.keys = keys
+        self.row = row  # key → index in the arrays
         self.motion = motion
         self.margins = margins  # half the altitude interval: uncertainty across datums
-        self.row = {k: n for n, k in enumerate(keys)}
-        parties = {p: n for n, p in enumerate(sorted({p for p, _ in keys}))}
-        self.group = np.fromiter((parties[p] for p, _ in keys), dtype=np.int64, count=len(keys))
+        self.group = group  # one number per party
 
 
 class Fleet:
@@ -50,12 +54,15 @@ class Fleet:
         self._keys: list[tuple[str, str]] = []
         self._row: dict[tuple[str, str], int] = {}
         self._state = np.empty((0, 8), dtype=np.float64)
+        self._party: dict[str, int] = {}
+        self._group = np.empty(0, dtype=np.int64)
 
     def forget(self) -> None:
         """Drop everything; the next :meth:`follow` reloads from the store."""
         self.seq = -1
-        self._keys, self._row = [], {}
+        self._keys, self._row, self._party = [], {}, {}
         self._state = np.empty((0, 8), dtype=np.float64)
+        self._group = np.empty(0, dtype=np.int64)
 
     def follow(self, tx: Transaction) -> None:
         """Catch up with every state written since the last call, by any process."""
@@ -79,6 +86,11 @@ class Fleet:
                     self._row[key] = len(self._keys)
                     self._keys.append(key)
             self._state = self._state[: len(self._keys)]
+            codes = [
+                self._party.setdefault(p, len(self._party))
+                for p, _ in self._keys[len(self._group) :]
+            ]
+            self._group = np.concatenate([self._group, np.array(codes, dtype=np.int64)])
         rows = np.fromiter((self._row[(p.party, p.aircraft)] for p in points), dtype=np.int64)
         self._state[rows] = np.array(
             [
@@ -96,10 +108,13 @@ class Fleet:
         self._keys = [k for k, kept in zip(self._keys, keep, strict=True) if kept]
         self._row = {k: n for n, k in enumerate(self._keys)}
         self._state = self._state[keep]
+        self._group = self._group[keep]
 
     def at(self, now: dt.datetime, since: dt.datetime) -> Now:
         """Aircraft reported since ``since``, each carried to ``now`` along its velocity."""
-        fresh = np.flatnonzero(self._state[:, _TIME] >= _seconds(since))
+        recent = self._state[:, _TIME] >= _seconds(since)
+        everyone = bool(recent.all())
+        fresh = np.flatnonzero(recent)
         s = self._state[fresh]
         age = _seconds(now) - s[:, _TIME]
         lat = s[:, _LAT] + np.degrees(s[:, _NORTH] * age / EARTH_RADIUS_M)
@@ -114,7 +129,9 @@ class Fleet:
             s[:, _NORTH].copy(),
             s[:, _UP].copy(),
         )
-        return Now([self._keys[n] for n in fresh], motion, (s[:, _HI] - s[:, _LO]) / 2)
+        keys = self._keys if everyone else [self._keys[n] for n in fresh]
+        row = self._row if everyone else {k: n for n, k in enumerate(keys)}
+        return Now(keys, row, motion, (s[:, _HI] - s[:, _LO]) / 2, self._group[fresh])
 
     def __len__(self) -> int:
         return len(self._keys)
