@@ -88,6 +88,13 @@ def main() -> None:
     tracks = sub.add_parser("tracks", help="track ingest with every check on")
     tracks.add_argument("--aircraft", type=int, default=10_000)
     tracks.add_argument("--rounds", type=int, default=3)
+    concurrency = sub.add_parser(
+        "concurrency", help="strict awareness with client threads across API processes"
+    )
+    concurrency.add_argument("--db", help="store URL (default: a fresh SQLite file)")
+    concurrency.add_argument("--processes", type=int, default=2)
+    concurrency.add_argument("--threads", type=int, default=8)
+    concurrency.add_argument("--seconds", type=float, default=60.0)
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -107,6 +114,11 @@ def main() -> None:
         from bench.tracks import run_tracks
 
         _save("tracks", run_tracks(args.aircraft, args.rounds))
+    elif args.what == "concurrency":
+        from bench.concurrency import run_concurrency
+
+        result = run_concurrency(args.db, args.processes, args.threads, args.seconds)
+        _save(f"concurrency-{result['db']}-{args.processes}p", result)
     elif args.what == "alerts":
         from bench.alerts import run_alerts
 
