@@ -70,6 +70,8 @@ def main() -> None:
     http.add_argument("--size", type=int, default=100_000)
     http.add_argument("--clients", type=int, default=16)
     http.add_argument("--seconds", type=float, default=20.0)
+    http.add_argument("--db", help="an empty store URL, e.g. postgresql://… (default: SQLite)")
+    http.add_argument("--servers", type=int, default=1, help="API processes sharing the store")
     rss = sub.add_parser("rss", help="measure 4: server RSS with N active volumes")
     rss.add_argument("--size", type=int, default=1_000_000)
     ledger = sub.add_parser("ledger", help="ledger append throughput and proof latency")
@@ -105,7 +107,10 @@ def main() -> None:
     elif args.what == "http":
         from bench.http import run_http
 
-        _save("http", run_http(args.size, args.clients, args.seconds))
+        result = run_http(args.size, args.clients, args.seconds, db_url=args.db,
+                          servers=args.servers)
+        name = "http" if args.db is None else f"http-{result['store']}-{args.servers}p"
+        _save(name, result)
     elif args.what == "rss":
         from bench.http import run_rss
 

@@ -22,7 +22,7 @@ from deconflict.model import AltitudeReference, Party, Role
 from deconflict.notices import parse_notice
 from deconflict.screen import _HEADER, REFERENCE_CODES, to_micros
 from deconflict.sphere import arc_latitude_range, lonlat_to_unit
-from deconflict.store import Extent, NoticeRecord, SqliteStore, VolumeRow
+from deconflict.store import Extent, NoticeRecord, SqliteStore, VolumeRow, open_store
 
 __all__ = ["load_store", "notice_body", "run_engine"]
 
@@ -87,11 +87,12 @@ def _same_as_the_service(w: Workload, count: int = 200) -> None:
             raise AssertionError(f"bulk row of {record.id} differs from the service's")
 
 
-def load_store(path: Path, w: Workload, block: int = 20_000) -> float:
-    """A store holding the workload, one operation notice per volume; returns seconds."""
+def load_store(path: Path | str, w: Workload, block: int = 20_000) -> float:
+    """A store (a SQLite path or any store URL) holding the workload, one operation
+    notice per volume; returns seconds."""
     _same_as_the_service(w)
     t0 = time.perf_counter()
-    store = SqliteStore(path)
+    store = open_store(str(path))
     with store.write() as tx:
         for p in range(20):
             tx.parties.add(Party(f"p{p}", f"Party {p}", Role.MEMBER), hash_token(token(p)), EPOCH)

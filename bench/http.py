@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.port = _free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deconflict", "serve", "--db", str(db), "--port",
@@ -99,12 +99,15 @@ def _client(url: str, worker: int, threads: int, n_total: int, start_at: float, 
     out.put(results)
 
 
-def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0) -> dict[str, Any]:
+def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0,
+             db_url: str | None = None, servers: int = 1) -> dict[str, Any]:
+    """Admission over HTTP; ``db_url`` (empty: a new one) must be an empty store,
+    shared by ``servers`` API processes that the client processes take in turn."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "http.db"
+        db: Path | str = db_url or Path(tmp) / "http.db"
         w = generate(size, seed=1)
         load_store(db, w)
-        server = _Server(db)
+        running = [_Server(db) for _ in range(servers)]
         try:
             processes = min(4, clients)
             per = clients // processes
@@ -113,7 +116,8 @@ def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0) -> di
             queue: Any = mp.Queue()
             procs = [
                 mp.Process(target=_client,
-                           args=(server.url, k, per, size, start_at, stop_at, queue))
+                           args=(running[k % servers].url, k, per, size, start_at, stop_at,
+                                 queue))
                 for k in range(processes)
             ]
             for p in procs:
@@ -121,14 +125,17 @@ def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0) -> di
             rows = [r for _ in procs for r in queue.get()]
             for p in procs:
                 p.join()
-            rss = server.rss()
+            rss = running[0].rss()
         finally:
-            server.stop()
+            for server in running:
+                server.stop()
     measured = [(t, s, e) for t, s, e in rows if start_at + warmup <= t < stop_at]
     ok = np.array([e for _, s, e in measured if s == 201])
     errors = sum(1 for _, s, _ in measured if s != 201)
     result = {
         "measure": "conflict-checked admission over HTTP",
+        "store": "postgresql" if db_url else "sqlite",
+        "api_processes": servers,
         "active_volumes": size,
         "clients": clients,
         "seconds": seconds,
