@@ -21,7 +21,8 @@ the exit status the CLI ends with, so one handler renders them everywhere::
     ├── PayloadTooLarge            413
     ├── RateLimited                429
     ├── VerificationFailed         422  a proof, signature or audit did not check out (exit 1)
-    └── StoreCorrupt               500  the store contradicts itself
+    ├── StoreCorrupt               500  the store contradicts itself
+    └── StoreUnavailable           503  the database cannot be reached; retry
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "SelfIntersection",
     "StaleVersion",
     "StoreCorrupt",
+    "StoreUnavailable",
     "TimeInverted",
     "TooManyVertices",
     "Unauthenticated",
@@ -231,4 +233,12 @@ class VerificationFailed(DeconflictError):
 class StoreCorrupt(DeconflictError):
     code = "store_corrupt"
     http_status = 500
+    exit_code = 3
+
+
+class StoreUnavailable(DeconflictError):
+    """The database is down, restarting or failing over; the same request may be retried."""
+
+    code = "store_unavailable"
+    http_status = 503
     exit_code = 3

@@ -36,9 +36,9 @@ __all__ = [
 def open_store(url: str) -> Store:
     """A store for ``sqlite:///path``, a plain file path, or ``postgresql://…``."""
     if url.startswith(("postgresql://", "postgres://")):
-        raise errors.InvalidValue(
-            "the PostgreSQL backend is not available in this build yet", field="db"
-        )
+        from .postgres import PostgresStore  # psycopg is loaded only for this backend
+
+        return PostgresStore(url)
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if not path or path == ":memory:":
         raise errors.InvalidValue("give a file path for the SQLite store", field="db")

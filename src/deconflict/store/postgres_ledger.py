@@ -1,0 +1,218 @@
+"""The ledger's tables in the PostgreSQL store: entries, tree nodes, checkpoints, keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from .postgres_notices import HISTORY
+from .postgres_rows import DISCLOSURE, Repo, disclosure, fetch, fetch_one, notice
+from .records import (
+    AckRecord,
+    CheckpointRecord,
+    CosignatureRecord,
+    DisclosureRecord,
+    LedgerEntry,
+    NoticeRecord,
+)
+
+__all__ = ["PostgresLedger"]
+
+_CHECKPOINT = "SELECT size, note, at, published_at FROM ledger_checkpoints"
+_COSIGNATURE = "SELECT party, size, timestamp, line, at, ledger_idx FROM cosignatures"
+_ACK = "SELECT notice_id, version, party, at, ledger_idx FROM acks"
+
+
+class PostgresLedger(Repo):
+    # --- keys -----------------------------------------------------------------------------
+
+    def signing_keys(self) -> list[tuple[str, dt.datetime, dt.datetime | None]]:
+        """``(private key, created, retired)`` of every signing key, oldest first."""
+        return self._c.execute(
+            "SELECT private_key, created_at, retired_at FROM ledger_keys ORDER BY created_at"
+        ).fetchall()
+
+    def add_key(self, key_id: str, name: str, private_key: str, vkey: str, at: dt.datetime) -> None:
+        self._c.execute(
+            "INSERT INTO ledger_keys (key_id, name, private_key, vkey, created_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (key_id, name, private_key, vkey, at),
+        )
+
+    def retire_key(self, key_id: str, at: dt.datetime) -> None:
+        self._c.execute(
+            "UPDATE ledger_keys SET retired_at = %s WHERE key_id = %s AND retired_at IS NULL",
+            (at, key_id),
+        )
+
+    # --- the tree -------------------------------------------------------------------------
+
+    def size(self) -> int:
+        row = self._c.execute("SELECT coalesce(max(idx) + 1, 0) FROM ledger_entries").fetchone()
+        return int(row[0]) if row else 0
+
+    def node(self, level: int, idx: int) -> bytes | None:
+        row = self._c.execute(
+            "SELECT hash FROM ledger_nodes WHERE level = %s AND idx = %s", (level, idx)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        """Complete nodes ``start <= idx < end`` at ``level``, in order (stops at a gap)."""
+        # Indexes only grow, so the first gap leaves every later node behind its expected index.
+        rows = self._c.execute(
+            "SELECT hash FROM (SELECT idx, hash, %s + row_number() OVER (ORDER BY idx) - 1 AS due"
+            "  FROM ledger_nodes WHERE level = %s AND idx >= %s AND idx < %s) AS n"
+            " WHERE idx = due ORDER BY idx",
+            (start, level, start, end),
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def append(
+        self, entries: Sequence[LedgerEntry], nodes: Sequence[tuple[int, int, bytes]]
+    ) -> None:
+        with self._c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ledger_entries (idx, type, at, entry, salt, record)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(e.index, e.type, e.at, e.entry, e.salt, e.record) for e in entries],
+            )
+            cur.executemany(
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes
+            )
+
+    def entries(self, start: int, end: int) -> list[LedgerEntry]:
+        return fetch(
+            self._c,
+            LedgerEntry,
+            "SELECT idx, type, at, entry, salt, record FROM ledger_entries"
+            " WHERE idx >= %s AND idx < %s ORDER BY idx",
+            (start, end),
+        )
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def put_checkpoint(self, size: int, note: str, at: dt.datetime) -> None:
+        self._c.execute(
+            "INSERT INTO ledger_checkpoints (size, note, at) VALUES (%s, %s, %s)", (size, note, at)
+        )
+
+    def checkpoint(self, size: int) -> CheckpointRecord | None:
+        return fetch_one(self._c, CheckpointRecord, f"{_CHECKPOINT} WHERE size = %s", (size,))
+
+    def latest_checkpoint(self, published: bool = False) -> CheckpointRecord | None:
+        where = "WHERE published_at IS NOT NULL" if published else ""
+        query = f"{_CHECKPOINT} {where} ORDER BY size DESC LIMIT 1"
+        return fetch_one(self._c, CheckpointRecord, query)
+
+    def publish(self, size: int, at: dt.datetime) -> None:
+        self._c.execute(
+            "UPDATE ledger_checkpoints SET published_at = %s"
+            " WHERE size = %s AND published_at IS NULL",
+            (at, size),
+        )
+
+    def checkpoints(self, start: int = 0, limit: int = 1000) -> list[CheckpointRecord]:
+        """Checkpoints of size ``>= start``, smallest first."""
+        query = f"{_CHECKPOINT} WHERE size >= %s ORDER BY size LIMIT %s"
+        return fetch(self._c, CheckpointRecord, query, (start, limit))
+
+    # --- cosigning keys, cosignatures and acknowledgements ---------------------------------
+
+    def add_party_key(
+        self, party: str, key_id: str, vkey: str, at: dt.datetime, ledger_idx: int
+    ) -> None:
+        self._c.execute(
+            "INSERT INTO party_keys (party, key_id, vkey, added_at, ledger_idx)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (party, key_id, vkey, at, ledger_idx),
+        )
+
+    def party_keys(self, party: str) -> list[str]:
+        rows = self._c.execute(
+            "SELECT vkey FROM party_keys WHERE party = %s ORDER BY added_at", (party,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def add_cosignature(self, record: CosignatureRecord) -> bool:
+        """Store a cosignature; False if this one (party, size, timestamp) is known."""
+        cur = self._c.execute(
+            "INSERT INTO cosignatures (party, size, timestamp, line, at, ledger_idx)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                record.party,
+                record.size,
+                record.timestamp,
+                record.line,
+                record.at,
+                record.ledger_idx,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def cosignatures(self, party: str | None = None, limit: int = 1000) -> list[CosignatureRecord]:
+        return fetch(
+            self._c,
+            CosignatureRecord,
+            f"{_COSIGNATURE} WHERE party = coalesce(%s, party)"
+            " ORDER BY size DESC, timestamp DESC LIMIT %s",
+            (party, limit),
+        )
+
+    def add_ack(self, record: AckRecord) -> bool:
+        """Store an acknowledgement; False if the party had already acknowledged that version."""
+        cur = self._c.execute(
+            "INSERT INTO acks (notice_id, version, party, at, ledger_idx)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (record.notice_id, record.version, record.party, record.at, record.ledger_idx),
+        )
+        return cur.rowcount == 1
+
+    def acks(self, notice_id: str) -> list[AckRecord]:
+        query = f"{_ACK} WHERE notice_id = %s ORDER BY version, at, party"
+        return fetch(self._c, AckRecord, query, (notice_id,))
+
+    # --- what the audit compares with the ledger -------------------------------------------
+
+    def logged_notice_versions(self, start: int, end: int) -> list[NoticeRecord]:
+        """Notice versions logged by entries ``start <= idx < end``."""
+        query = f"{HISTORY} WHERE v.ledger_idx >= %s AND v.ledger_idx < %s ORDER BY v.ledger_idx"
+        return fetch(self._c, notice, query, (start, end))
+
+    def logged_disclosures(self, start: int, end: int) -> list[DisclosureRecord]:
+        """Disclosures logged by entries ``start <= idx < end``, in the order written."""
+        query = (
+            f"SELECT {DISCLOSURE} FROM disclosures"
+            " WHERE ledger_idx >= %s AND ledger_idx < %s ORDER BY seq"
+        )
+        return fetch(self._c, disclosure, query, (start, end))
+
+    def all_acks(self) -> list[AckRecord]:
+        return fetch(self._c, AckRecord, f"{_ACK} ORDER BY ledger_idx")
+
+    def party_key_rows(self) -> list[tuple[str, str, int]]:
+        """``(party, vkey, ledger index)`` of every registered cosigning key."""
+        return self._c.execute(
+            "SELECT party, vkey, ledger_idx FROM party_keys ORDER BY ledger_idx"
+        ).fetchall()
+
+    def notices_unlike_history(self) -> list[str]:
+        """Notices whose current row is not their newest stored version, verbatim."""
+        rows = self._c.execute(
+            "SELECT n.id FROM notices AS n"
+            " LEFT JOIN notice_versions AS v ON v.notice_id = n.id AND v.version = n.version"
+            " WHERE v.notice_id IS NULL OR v.doc <> n.doc OR v.state <> n.state"
+            " OR EXISTS (SELECT 1 FROM notice_versions AS w"
+            "            WHERE w.notice_id = n.id AND w.version > n.version)"
+            " ORDER BY n.id"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def unlogged(self) -> dict[str, int]:
+        """How many notice versions and disclosures no ledger entry accounts for."""
+        row = self._c.execute(
+            "SELECT (SELECT count(*) FROM notice_versions WHERE ledger_idx IS NULL),"
+            " (SELECT count(*) FROM disclosures WHERE ledger_idx IS NULL)"
+        ).fetchone()
+        counts = row if row is not None else (0, 0)
+        return {"notice_versions": int(counts[0]), "disclosures": int(counts[1])}
