@@ -7,6 +7,8 @@ A backend's test module subclasses :class:`StoreContract` and provides a
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -241,6 +243,43 @@ class StoreContract:
             assert tx.idempotency.get("a", "k1") == ("f1", 201, {"notice": {"id": "n1"}})
             assert tx.idempotency.get("b", "k1") is None
 
+    def test_documents_come_back_exactly_as_written(self, store: Store) -> None:
+        """JSON read back has the same values and types, so the ledger hashes it alike."""
+        doc = {
+            "kind": "operation",
+            "v": 1,
+            "floats": [1.0, -0.0, 1e16, 5e-324, 0.1, 1.7976931348623157e308],
+            "ints": [0, -(2**63), 2**64],
+            "text": 'é ≠ \u0000 \U0001f600 "quoted"',
+            "nested": {"b": [None, True, False], "a": {}},
+        }
+        view = {"id": "n1", "overlap": doc["floats"]}
+        with store.write() as tx:
+            _party(tx, "a")
+            tx.notices.put(replace(_notice("n1"), doc=doc), [])
+            tx.disclosures.record([DisclosureRecord(T0, "b", "a", "n1", 1, "r", "minimal", view)])
+            tx.idempotency.put("a", "k", "f", 201, doc, T0)
+            (seq,) = tx.alerts.add([("a", "conflict", T0, doc)])
+        with store.read() as tx:
+            current, history = tx.notices.get("n1"), tx.notices.history("n1")
+            read = [current.doc if current else None, history[0].doc, tx.idempotency.get("a", "k")]
+            read += [tx.alerts.after("a", seq - 1)[0].data, tx.disclosures.query()[0].view]
+        as_text = functools.partial(json.dumps, sort_keys=True)
+        assert [as_text(d) for d in read] == [
+            as_text(d) for d in (doc, doc, ("f", 201, doc), doc, view)
+        ]
+
+    def test_ids_sort_by_code_point(self, store: Store) -> None:
+        ids = ["b", "B", "a", "_x", "A1", "é", "Z"]
+        with store.write() as tx:
+            for pid in ids:
+                _party(tx, pid)
+                tx.notices.put(_notice(f"n-{pid}", party=pid), [_row(_extent(0, 0, 1, 1))])
+        with store.read() as tx:
+            assert [p.party.id for p in tx.parties.all()] == sorted(ids)
+            found = [r.id for r in tx.notices.candidates([_extent(0, 0, 1, 1)])]
+            assert found == sorted(f"n-{pid}" for pid in ids)
+
     def test_committed_writes_survive_reopening(
         self, store: Store, reopen: Callable[[], Store]
     ) -> None:
@@ -302,6 +341,14 @@ class StoreContract:
         with store.read() as tx:
             assert tx.ledger.size() == 3
             assert tx.ledger.node(0, 3) is None
+
+    def test_ledger_nodes_stop_at_a_gap(self, store: Store) -> None:
+        with store.write() as tx:
+            tx.ledger.append([], [(0, i, bytes([i]) * 32) for i in (2, 3, 5)])
+        with store.read() as tx:
+            assert tx.ledger.nodes(0, 2, 8) == [b"\x02" * 32, b"\x03" * 32]
+            assert tx.ledger.nodes(0, 0, 8) == []
+            assert tx.ledger.nodes(0, 5, 6) == [b"\x05" * 32]
 
     def test_checkpoints_are_kept_and_published(self, store: Store) -> None:
         with store.write() as tx:

@@ -1,0 +1,56 @@
+"""PostgreSQL for the tests that need it: fresh databases, dropped when the run ends.
+
+The server is reached through ``DECONFLICT_TEST_PG_ADMIN`` (default: the local
+``postgres`` database). If it cannot be reached, the tests that need it fail
+and say so; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+_ADMIN = os.environ.get("DECONFLICT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty databases: each call creates one and returns its URL."""
+    try:
+        admin = psycopg.connect(_ADMIN, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"these tests need PostgreSQL, which is not reachable at {_ADMIN} ({exc}). "
+            "Start it (see README), or point DECONFLICT_TEST_PG_ADMIN at an admin URL.",
+            pytrace=False,
+        )
+    prefix = f"deconflict_t_{os.getpid()}_{secrets.token_hex(3)}"
+    made: list[str] = []
+
+    def create() -> str:
+        name = f"{prefix}_{len(made)}"
+        # A linguistic collation, as production databases often have: the store must
+        # still sort ids by code point, as SQLite and Python do.
+        admin.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        )
+        made.append(name)
+        return urlsplit(_ADMIN)._replace(path=f"/{name}").geturl()
+
+    try:
+        yield create
+    finally:
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_database: Callable[[], str]) -> str:
+    """One database for the whole run; a test that needs it empty empties it first."""
+    return pg_database()
