@@ -54,7 +54,7 @@ from deconflict.screen import Candidates, screen, to_micros, w84_bounds
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store import DisclosureRecord, Extent, Store, Transaction
 from deconflict.store.records import TrackPoint
-from deconflict.volumes import parse_altitude, parse_instant
+from deconflict.volumes import ALTITUDE_RANGE_M, parse_altitude, parse_instant
 
 __all__ = ["TrackMonitor", "parse_reports"]
 
@@ -84,6 +84,8 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
             f"at most {settings.max_track_batch} reports per batch", field="reports"
         )
     oldest = now - dt.timedelta(hours=settings.track_retention_hours)
+    low, high = ALTITUDE_RANGE_M
+    instants: dict[Any, dt.datetime] = {}
     points = []
     for i, report in enumerate(reports):
         where = f"reports[{i}]"
@@ -95,7 +97,11 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
         aircraft = report.get("aircraft")
         if not isinstance(aircraft, str) or not 0 < len(aircraft) <= 64:
             raise errors.WrongType("aircraft is 1–64 characters", field=f"{where}.aircraft")
-        time = parse_instant(report.get("time"), f"{where}.time")
+        stamp = report.get("time")
+        time = instants.get(stamp) if isinstance(stamp, str) else None
+        if time is None:
+            time = parse_instant(stamp, f"{where}.time")
+            instants[stamp] = time  # a batch tends to share a few instants
         if time > now + _FUTURE:
             raise errors.InvalidValue("the report is from the future", field=f"{where}.time")
         if time < oldest:
@@ -117,11 +123,16 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
         for key in altitude:
             if key not in ("value", "reference", "units"):
                 raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.altitude.{key}")
-        band = parse_altitude(
-            {k: v for k, v in altitude.items() if k != "value"} | {"lower": value, "upper": value},
-            f"{where}.altitude",
-        )
-        lo, hi = w84_interval(band, settings.policy.datum)
+        reference, units = altitude.get("reference"), altitude.get("units", "m")
+        if reference == "W84" and units == "m" and low <= value <= high:
+            lo = hi = value  # the common case, already what the checks compare
+        else:
+            band = parse_altitude(
+                {k: v for k, v in altitude.items() if k != "value"}
+                | {"lower": value, "upper": value},
+                f"{where}.altitude",
+            )
+            lo, hi = w84_interval(band, settings.policy.datum)
         velocity = report.get("velocity")
         velocity = {} if velocity is None else velocity
         if not isinstance(velocity, dict):

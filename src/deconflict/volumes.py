@@ -23,6 +23,7 @@ from .model import AltitudeBand, AltitudeReference, Route, TimeWindow, Volume
 from .movement import check_route
 
 __all__ = [
+    "ALTITUDE_RANGE_M",
     "parse_altitude",
     "parse_bbox",
     "parse_instant",
@@ -88,16 +89,16 @@ def parse_time_window(value: Any, field_name: str, *, open_end: bool = False) ->
 
 
 #: Altitudes beyond these (metres) are refused: below the deepest mine, above the mesosphere.
-_ALTITUDE_RANGE = (-12_000.0, 1_000_000.0)
+ALTITUDE_RANGE_M = (-12_000.0, 1_000_000.0)
 
 
 def _limit(value: Any, special: str, scale: float, field_name: str) -> float | None:
     if value == special:
         return None
     metres = finite_number(value, field_name, f"expected a number or {special!r}") * scale
-    if not _ALTITUDE_RANGE[0] <= metres <= _ALTITUDE_RANGE[1]:
+    if not ALTITUDE_RANGE_M[0] <= metres <= ALTITUDE_RANGE_M[1]:
         raise errors.InvalidValue(
-            f"altitude must lie within {_ALTITUDE_RANGE[0]:g} m and {_ALTITUDE_RANGE[1]:g} m",
+            f"altitude must lie within {ALTITUDE_RANGE_M[0]:g} m and {ALTITUDE_RANGE_M[1]:g} m",
             field=field_name,
         )
     return metres
