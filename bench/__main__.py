@@ -90,6 +90,8 @@ def main() -> None:
     tracks = sub.add_parser("tracks", help="track ingest with every check on")
     tracks.add_argument("--aircraft", type=int, default=10_000)
     tracks.add_argument("--rounds", type=int, default=3)
+    tracks.add_argument("--every", type=int, default=1,
+                        help="seconds between a party's batches (one report a second each)")
     concurrency = sub.add_parser(
         "concurrency", help="strict awareness with client threads across API processes"
     )
@@ -118,7 +120,8 @@ def main() -> None:
     elif args.what == "tracks":
         from bench.tracks import run_tracks
 
-        _save("tracks", run_tracks(args.aircraft, args.rounds))
+        result = run_tracks(args.aircraft, args.rounds, args.every)
+        _save("tracks" if args.every == 1 else f"tracks-every{args.every}", result)
     elif args.what == "concurrency":
         from bench.concurrency import run_concurrency
 
