@@ -72,23 +72,86 @@ def _number(value: Any, field: str) -> float:
     return float(value)
 
 
-def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -> list[TrackPoint]:
-    """Validate a batch; each report's altitude becomes a W84 interval."""
-    if not isinstance(body, dict):
-        raise errors.WrongType("the body must be a JSON object", field="body")
-    reports = body.get("reports")
-    if not isinstance(reports, list) or not reports:
-        raise errors.WrongType("reports is a non-empty list", field="reports")
-    if len(reports) > settings.max_track_batch:
-        raise errors.PayloadTooLarge(
-            f"at most {settings.max_track_batch} reports per batch", field="reports"
+_NUMBER = (int, float)  # exact types: a bool is not a number here
+_ALTITUDE_KEYS = {"value", "reference", "units"}
+_VELOCITY_KEYS = {"east", "north", "up"}
+
+
+class _Reading:
+    """What every report of one batch is checked against."""
+
+    def __init__(self, party: str, now: dt.datetime, settings: Settings) -> None:
+        self.party = party
+        self.latest = now + _FUTURE
+        self.oldest = now - dt.timedelta(hours=settings.track_retention_hours)
+        self.datum = settings.policy.datum
+        self.instants: dict[Any, dt.datetime] = {}  # a batch tends to share a few instants
+
+    def instant(self, stamp: Any, field: str) -> dt.datetime:
+        time = self.instants.get(stamp) if type(stamp) is str else None
+        if time is None:
+            time = parse_instant(stamp, field)
+            self.instants[stamp] = time
+        if time > self.latest:
+            raise errors.InvalidValue("the report is from the future", field=field)
+        if time < self.oldest:
+            raise errors.InvalidValue("the report is older than the retention window", field=field)
+        return time
+
+    def quick(self, report: Any) -> TrackPoint | None:
+        """The report if every field has its usual form and range; else None (see ``strict``)."""
+        if type(report) is not dict or not report.keys() <= _KEYS:
+            return None
+        fields: Any = report  # looked at as loosely as JSON is typed
+        aircraft, lon, lat = fields.get("aircraft"), fields.get("lon"), fields.get("lat")
+        altitude, velocity = fields.get("altitude"), fields.get("velocity")
+        if (
+            type(aircraft) is not str
+            or not 0 < len(aircraft) <= 64
+            or type(lon) not in _NUMBER
+            or type(lat) not in _NUMBER
+            or not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0)
+            or type(altitude) is not dict
+            or not altitude.keys() <= _ALTITUDE_KEYS
+            or altitude.get("reference") != "W84"
+            or altitude.get("units", "m") != "m"
+        ):
+            return None
+        value: Any = altitude.get("value")
+        if type(value) not in _NUMBER or not ALTITUDE_RANGE_M[0] <= value <= ALTITUDE_RANGE_M[1]:
+            return None
+        east = north = up = 0.0
+        if velocity is not None:
+            if type(velocity) is not dict or not velocity.keys() <= _VELOCITY_KEYS:
+                return None
+            east, north, up = (
+                velocity.get("east", 0.0),
+                velocity.get("north", 0.0),
+                velocity.get("up", 0.0),
+            )
+            if type(east) not in _NUMBER or type(north) not in _NUMBER or type(up) not in _NUMBER:
+                return None
+            if not (east * east + north * north <= 1e6 and -200.0 <= up <= 200.0):
+                return None
+        time = self.instants.get(fields.get("time"))
+        if time is None or not self.oldest <= time <= self.latest:
+            return None
+        height = float(value)
+        return TrackPoint(
+            self.party,
+            aircraft,
+            time,
+            float(lon),
+            float(lat),
+            height,
+            height,
+            float(east),
+            float(north),
+            float(up),
         )
-    oldest = now - dt.timedelta(hours=settings.track_retention_hours)
-    low, high = ALTITUDE_RANGE_M
-    instants: dict[Any, dt.datetime] = {}
-    points = []
-    for i, report in enumerate(reports):
-        where = f"reports[{i}]"
+
+    def strict(self, report: Any, where: str) -> TrackPoint:
+        """The report, checked field by field; the first fault raises, naming the field."""
         if not isinstance(report, dict):
             raise errors.WrongType("a report is an object", field=where)
         for key in report:
@@ -97,17 +160,7 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
         aircraft = report.get("aircraft")
         if not isinstance(aircraft, str) or not 0 < len(aircraft) <= 64:
             raise errors.WrongType("aircraft is 1–64 characters", field=f"{where}.aircraft")
-        stamp = report.get("time")
-        time = instants.get(stamp) if isinstance(stamp, str) else None
-        if time is None:
-            time = parse_instant(stamp, f"{where}.time")
-            instants[stamp] = time  # a batch tends to share a few instants
-        if time > now + _FUTURE:
-            raise errors.InvalidValue("the report is from the future", field=f"{where}.time")
-        if time < oldest:
-            raise errors.InvalidValue(
-                "the report is older than the retention window", field=f"{where}.time"
-            )
+        time = self.instant(report.get("time"), f"{where}.time")
         lon = _number(report.get("lon"), f"{where}.lon")
         lat = _number(report.get("lat"), f"{where}.lat")
         if not -180.0 <= lon <= 180.0:
@@ -121,31 +174,49 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
             )
         value = _number(altitude["value"], f"{where}.altitude.value")
         for key in altitude:
-            if key not in ("value", "reference", "units"):
+            if key not in _ALTITUDE_KEYS:
                 raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.altitude.{key}")
-        reference, units = altitude.get("reference"), altitude.get("units", "m")
-        if reference == "W84" and units == "m" and low <= value <= high:
-            lo = hi = value  # the common case, already what the checks compare
-        else:
-            band = parse_altitude(
-                {k: v for k, v in altitude.items() if k != "value"}
-                | {"lower": value, "upper": value},
-                f"{where}.altitude",
-            )
-            lo, hi = w84_interval(band, settings.policy.datum)
+        band = parse_altitude(
+            {k: v for k, v in altitude.items() if k != "value"} | {"lower": value, "upper": value},
+            f"{where}.altitude",
+        )
+        lo, hi = w84_interval(band, self.datum)
         velocity = report.get("velocity")
         velocity = {} if velocity is None else velocity
         if not isinstance(velocity, dict):
             raise errors.WrongType("velocity is {east, north, up}", field=f"{where}.velocity")
         for key in velocity:
-            if key not in ("east", "north", "up"):
+            if key not in _VELOCITY_KEYS:
                 raise errors.InvalidValue(f"unknown field {key!r}", field=f"{where}.velocity.{key}")
         east, north, up = (
             _number(velocity.get(k, 0.0), f"{where}.velocity.{k}") for k in ("east", "north", "up")
         )
         if math.hypot(east, north) > 1000.0 or abs(up) > 200.0:
             raise errors.InvalidValue("velocity is beyond any aircraft", field=f"{where}.velocity")
-        points.append(TrackPoint(party, aircraft, time, lon, lat, lo, hi, east, north, up))
+        return TrackPoint(self.party, aircraft, time, lon, lat, lo, hi, east, north, up)
+
+
+def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -> list[TrackPoint]:
+    """Validate a batch; each report's altitude becomes a W84 interval.
+
+    Most reports take a quick path that only looks at types and ranges; anything
+    unusual (another datum, a missing or odd field, a new instant) takes the
+    strict path, which either accepts it too or names the field at fault.
+    """
+    if not isinstance(body, dict):
+        raise errors.WrongType("the body must be a JSON object", field="body")
+    reports = body.get("reports")
+    if not isinstance(reports, list) or not reports:
+        raise errors.WrongType("reports is a non-empty list", field="reports")
+    if len(reports) > settings.max_track_batch:
+        raise errors.PayloadTooLarge(
+            f"at most {settings.max_track_batch} reports per batch", field="reports"
+        )
+    reading = _Reading(party, now, settings)
+    points = []
+    for i, report in enumerate(reports):
+        point = reading.quick(report)
+        points.append(point if point is not None else reading.strict(report, f"reports[{i}]"))
     return points
 
 
