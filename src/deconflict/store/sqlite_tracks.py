@@ -30,11 +30,14 @@ def _point(row: sqlite3.Row) -> TrackPoint:
     )
 
 
-def _values(p: TrackPoint) -> tuple[object, ...]:
+def _values(p: TrackPoint, stamps: dict[dt.datetime, str]) -> tuple[object, ...]:
+    stamp = stamps.get(p.time)
+    if stamp is None:
+        stamp = stamps[p.time] = _ts(p.time)  # a batch shares a few instants
     return (
         p.party,
         p.aircraft,
-        _ts(p.time),
+        stamp,
         p.lon,
         p.lat,
         p.alt_lo,
@@ -51,9 +54,10 @@ class SqliteTracks:
 
     def add_reports(self, points: Sequence[TrackPoint]) -> None:
         """Keep every report; a repeated (aircraft, time) replaces the earlier one."""
+        stamps: dict[dt.datetime, str] = {}
         self._c.executemany(
             f"INSERT OR REPLACE INTO track_reports ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [_values(p) for p in points],
+            [_values(p, stamps) for p in points],
         )
 
     def advance(self, points: Sequence[TrackPoint]) -> list[TrackPoint]:
@@ -73,8 +77,11 @@ class SqliteTracks:
             )
         }
         newest: dict[tuple[str, str], tuple[str, TrackPoint]] = {}
+        stamps: dict[dt.datetime, str] = {}
         for p in points:
-            key, stamp = (p.party, p.aircraft), _ts(p.time)
+            key, stamp = (p.party, p.aircraft), stamps.get(p.time)
+            if stamp is None:
+                stamp = stamps[p.time] = _ts(p.time)
             best = newest.get(key)
             if (best is None or stamp > best[0]) and stamp > known.get(key, ""):
                 newest[key] = (stamp, p)
@@ -87,7 +94,7 @@ class SqliteTracks:
             " lon = excluded.lon, lat = excluded.lat, alt_lo = excluded.alt_lo,"
             " alt_hi = excluded.alt_hi, east = excluded.east, north = excluded.north,"
             " up = excluded.up, seq = excluded.seq WHERE excluded.time > track_state.time",
-            [(*_values(p), seq) for _, p in newest.values()],
+            [(*_values(p, stamps), seq) for _, p in newest.values()],
         )
         return [p for _, p in newest.values()]
 
