@@ -16,7 +16,7 @@ motion (a quadratic and a linear inequality in time), not sampled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,8 +179,14 @@ def separation_loss(
     return lost, lo, t_cpa
 
 
-def _pairs(m: Motion, reach_m: Array, focus: npt.NDArray[np.int64] | None) -> npt.NDArray[np.int64]:
-    """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``.
+def _pairs(
+    m: Motion,
+    reach_m: Array,
+    focus: npt.NDArray[np.int64] | None,
+    sift: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]],
+) -> npt.NDArray[np.int64]:
+    """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``
+    and that ``sift`` (symmetric, cheap) keeps.
 
     Conservative: each aircraft gets a longitude/latitude box around its reach,
     wide enough at the most poleward latitude any partner within reach could be
@@ -197,10 +203,12 @@ def _pairs(m: Motion, reach_m: Array, focus: npt.NDArray[np.int64] | None) -> np
     west, east, south, north = m.lon - dlon, m.lon + dlon, m.lat - dlat, m.lat + dlat
     tree = shapely.STRtree(shapely.box(west[c], south[c], east[c], north[c]))
     found = []
+    # Boxes meet across ±180° when one, moved by a whole turn, meets the other: so a
+    # box is also asked about a turn east (west) if that could reach a focus box.
     for shift, which in (
         (0.0, slice(None)),
-        (360.0, np.flatnonzero(west < -180.0)),  # a box past ±180° wraps to the other side
-        (-360.0, np.flatnonzero(east > 180.0)),
+        (360.0, np.flatnonzero(west + 360.0 <= east[c].max())),
+        (-360.0, np.flatnonzero(east - 360.0 >= west[c].min())),
     ):
         k = np.arange(n, dtype=np.int64)[which]
         if not len(k):
@@ -209,12 +217,14 @@ def _pairs(m: Motion, reach_m: Array, focus: npt.NDArray[np.int64] | None) -> np
         found.append((c[hit], k[query]))
     i = np.concatenate([f[0] for f in found])
     j = np.concatenate([f[1] for f in found])
+    sifted = sift(i, j)
+    i, j = i[sifted], j[sifted]
     # A pair of two focus aircraft comes up twice, once from each side: keep one.
     in_focus = np.zeros(n, dtype=bool)
     in_focus[c] = True
     keep = (i != j) & (~in_focus[j] | (i < j))
     i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-    if len(found) > 1:  # a box that wrapped may meet the same partner twice
+    if len(found) > 1:  # a box asked about twice may meet the same partner twice
         pair = np.unique(i * n + j)
         i, j = pair // n, pair % n
     units = lonlat_to_unit(m.lon, m.lat)
@@ -265,19 +275,25 @@ def approaches(
     # the threshold, its own travel in the lookahead, and slack for the difference
     # between the surface chord and the horizontal plane (under a metre at 100 km).
     reach = thresholds.horizontal_m / 2 + speed * thresholds.lookahead_s + 50.0
-    pairs = _pairs(m, reach, focus)
-    i, j = pairs[:, 0], pairs[:, 1]
     margin = np.zeros(len(m)) if margins is None else margins
-    # Only pairs that can come within the vertical limit in the lookahead go on to
-    # the exact test: the altitude gap is linear in time, so its smallest size over
-    # the lookahead is at one end, or zero where it changes sign.
-    z0 = m.alt[j] - m.alt[i]
-    z1 = z0 + (m.up[j] - m.up[i]) * thresholds.lookahead_s
-    closest = np.where(np.sign(z0) != np.sign(z1), 0.0, np.minimum(np.abs(z0), np.abs(z1)))
-    keep = closest <= thresholds.vertical_m + margin[i] + margin[j]
-    if group is not None:
-        keep &= group[i] != group[j]
-    i, j = i[keep], j[keep]
+    ahead = thresholds.lookahead_s
+
+    def sift(i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Pairs that can come within the vertical limit in the lookahead, of two groups.
+
+        The altitude gap is linear in time, so its smallest size over the
+        lookahead is at one end, or zero where it changes sign.
+        """
+        z0 = m.alt[j] - m.alt[i]
+        z1 = z0 + (m.up[j] - m.up[i]) * ahead
+        closest = np.where(np.sign(z0) != np.sign(z1), 0.0, np.minimum(np.abs(z0), np.abs(z1)))
+        keep: npt.NDArray[np.bool_] = closest <= thresholds.vertical_m + margin[i] + margin[j]
+        if group is not None:
+            keep &= group[i] != group[j]
+        return keep
+
+    pairs = _pairs(m, reach, focus, sift)
+    i, j = pairs[:, 0], pairs[:, 1]
     if not len(i):
         return []
     rh, vh, z, vz, east, north = relative(m, i, j)
