@@ -177,10 +177,10 @@ def _keys(values: list[str] | None, field: str) -> list[Any]:
 def _existing_store(url: str) -> Any:
     from deconflict.store import open_store
 
-    path = url.removeprefix("sqlite:///")
-    if "://" not in path and not Path(path).is_file():
-        raise errors.NotFound(f"no store at {path}", field="--db")
-    return open_store(url)
+    try:
+        return open_store(url, create=False)
+    except errors.NotFound as exc:
+        raise errors.NotFound(exc.message, field="--db") from None
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -270,7 +270,7 @@ def _db_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
         "--db",
         required=required,
         metavar="URL",
-        help="SQLite path or sqlite:///path (postgresql://… later)",
+        help="SQLite path, sqlite:///path, or postgresql://user@host/database",
     )
     parser.add_argument("--config", metavar="FILE", help="TOML settings file ([deconflict] table)")
 

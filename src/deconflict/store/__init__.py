@@ -33,14 +33,20 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
-    """A store for ``sqlite:///path``, a plain file path, or ``postgresql://…``."""
+def open_store(url: str, *, create: bool = True) -> Store:
+    """A store for ``sqlite:///path``, a plain file path, or ``postgresql://…``.
+
+    A new store is made (or an older one migrated) as needed; with ``create=False``
+    there must be one already, as for commands that read or audit a store.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore  # psycopg is loaded only for this backend
 
-        return PostgresStore(url)
+        return PostgresStore(url, create=create)
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if not path or path == ":memory:":
         raise errors.InvalidValue("give a file path for the SQLite store", field="db")
+    if not create and not Path(path).is_file():
+        raise errors.NotFound(f"no store at {path}", field="db")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SqliteStore(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
@@ -221,9 +222,13 @@ def _migrations() -> list[tuple[int, bytes]]:
     return sorted(found)
 
 
-def _migrate(conn: Conn) -> None:
+def _migrate(conn: Conn, create: bool) -> None:
     """Apply the migrations not yet recorded, one process at a time."""
     with conn.transaction():
+        found = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        if not create and (found is None or found[0] is None):
+            where = f"database {conn.info.dbname!r} on {conn.info.host}"
+            raise errors.NotFound(f"no store in {where}", field="db")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -256,13 +261,16 @@ class PostgresStore:
     in one total order. Under that lock READ COMMITTED is enough, as every
     statement after it sees everything committed before, and no write can fail
     for serialisation and need a retry. The lock goes with the commit or rollback.
+    Within a process, writers queue on a thread lock before taking a connection,
+    so that waiting writers never hold the connections reads need.
     """
 
-    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, url: str, pool_size: int = POOL_SIZE, *, create: bool = True) -> None:
         self.url = url
+        self._writing = threading.Lock()
         try:
             with psycopg.connect(url) as conn:
-                _migrate(conn)
+                _migrate(conn, create)
         except psycopg.OperationalError as exc:
             raise _unavailable(exc) from None
         self._pool: ConnectionPool[Conn] = ConnectionPool(
@@ -296,9 +304,11 @@ class PostgresStore:
         except psycopg.OperationalError as exc:
             raise _unavailable(exc) from exc
 
-    def write(self) -> AbstractContextManager[_Tx]:
+    @contextmanager
+    def write(self) -> Iterator[_Tx]:
         """A write transaction, after every write committed before it; durable on commit."""
-        return self._transaction(write=True)
+        with self._writing, self._transaction(write=True) as tx:
+            yield tx
 
     def read(self) -> AbstractContextManager[_Tx]:
         """A consistent read-only snapshot."""
