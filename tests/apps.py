@@ -1,9 +1,10 @@
-"""The real app in-process: a fresh SQLite store, parties with tokens, a movable clock.
+"""The real app in-process: a fresh store, parties with tokens, a movable clock.
 
 ``apps(tmp_path, parties, App-subclass, base settings)`` is a context manager
 yielding a factory: each call opens one more app (with settings overrides) and
-everything is closed on exit. Test modules subclass :class:`App` with the
-calls they need.
+everything is closed on exit. Each app has a new SQLite file in ``tmp_path``,
+or the store at ``store()`` if given (such as a new PostgreSQL database). Test
+modules subclass :class:`App` with the calls they need.
 """
 
 from __future__ import annotations
@@ -58,14 +59,16 @@ def apps(
     parties: Sequence[tuple[str, str]],
     kind: type[A],
     start: dt.datetime,
+    *,
+    store: Callable[[], str] | None = None,
     **base: Any,
 ) -> Iterator[Callable[..., A]]:
     opened: list[tuple[TestClient, Service]] = []
 
     def make(**overrides: Any) -> A:
-        db = folder / f"app{len(opened)}.db"
+        db = store() if store is not None else str(folder / f"app{len(opened)}.db")
         clock = FixedClock(start)
-        service = Service(open_store(str(db)), clock, Settings(db=str(db), **base | overrides))
+        service = Service(open_store(db), clock, Settings(db=db, **base | overrides))
         tokens = {}
         for party, role in parties:
             _, tokens[party] = service.accounts.add_party(None, party, party.title(), role)

@@ -40,7 +40,8 @@ def pg_database() -> Iterator[Callable[[], str]]:
             f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
         )
         made.append(name)
-        return urlsplit(_ADMIN)._replace(path=f"/{name}").geturl()
+        url = urlsplit(_ADMIN)  # geturl() would drop an empty host (the local socket)
+        return f"{url.scheme}://{url.netloc}/{name}" + (f"?{url.query}" if url.query else "")
 
     try:
         yield create

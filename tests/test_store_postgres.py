@@ -68,6 +68,19 @@ def test_migrations_run_once(pg_database: Callable[[], str]) -> None:
     assert _migrations(url) == [1, 2, 3, 4, 5]
 
 
+def test_a_database_without_a_store_is_not_made_one_when_asked(
+    pg_database: Callable[[], str],
+) -> None:
+    """What only reads or audits a store (``deconflict verify --db``) must not create one."""
+    url = pg_database()
+    with pytest.raises(errors.NotFound):
+        open_store(url, create=False)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,)
+    open_store(url).close()
+    open_store(url, create=False).close()
+
+
 _OPEN = """
 import sys
 from deconflict.store import open_store
@@ -162,6 +175,37 @@ def test_reads_do_not_wait_for_a_write(store: Store) -> None:
     assert waited == [True]
     with store.read() as tx:
         assert [p.party.id for p in tx.parties.all()] == ["a"]
+
+
+def test_writers_waiting_their_turn_leave_connections_for_reads(pg_url: str) -> None:
+    store = PostgresStore(pg_url, pool_size=2)
+    _empty(pg_url)
+    inside, read_done = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def first() -> None:
+        with store.write():
+            inside.set()
+            waited.append(read_done.wait(20))
+
+    def later() -> None:
+        with store.write() as tx:
+            tx.parties.all()
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert inside.wait(20)
+    threads += [threading.Thread(target=later) for _ in range(3)]
+    for t in threads[1:]:
+        t.start()
+    threading.Event().wait(0.2)  # the later writers are queued by now
+    with store.read() as tx:  # two connections: one writing, one for this read
+        assert tx.parties.all() == []
+    read_done.set()
+    for t in threads:
+        t.join(timeout=30)
+    store.close()
+    assert waited == [True]
 
 
 _APPEND = """
