@@ -18,18 +18,19 @@ from deconflict.store import Store, open_store
 from deconflict.store.postgres import PostgresStore
 from store_contract import T0, StoreContract
 
-# Every table but schema_migrations, emptied between contract tests (faster than a database each).
+# Every table but schema_migrations, newest first: a table only refers to older ones.
 _TABLES = """
-SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables
-WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'
+SELECT format('%I', relname) FROM pg_class
+WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace
+AND relname <> 'schema_migrations' ORDER BY oid DESC
 """
 
 
 def _empty(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(_TABLES).fetchone()
-        assert row is not None
-        conn.execute(f"TRUNCATE {row[0]} RESTART IDENTITY")
+    """Delete every row between contract tests (far quicker than TRUNCATE on small tables)."""
+    with psycopg.connect(url) as conn:
+        for (table,) in conn.execute(_TABLES).fetchall():
+            conn.execute(f"DELETE FROM {table}")
 
 
 @pytest.fixture

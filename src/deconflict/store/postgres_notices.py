@@ -33,10 +33,7 @@ HISTORY = (
 
 _INSERT = insert("notices", NOTICE)
 _UPSERT = insert("notices", NOTICE, "id", "version, state, doc, updated_at")
-_VERSION = (
-    "INSERT INTO notice_versions (notice_id, version, state, doc, at, ledger_idx)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
-)
+_VERSION = insert("notice_versions", "notice_id, version, state, doc, at, ledger_idx")
 
 # One row per piece of the query (or indexed) extents, as unnest()ed arrays.
 _ARRAYS = (
