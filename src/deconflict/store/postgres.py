@@ -118,10 +118,8 @@ class _Channels(Repo):
         return self._changed(cur.rowcount, channel_id, party_id, "leave", at, by)
 
     def of_party(self, party_id: str) -> frozenset[str]:
-        rows = self._c.execute(
-            "SELECT channel_id FROM channel_members WHERE party_id = %s", (party_id,)
-        ).fetchall()
-        return frozenset(r[0] for r in rows)
+        query = "SELECT channel_id FROM channel_members WHERE party_id = %s"
+        return frozenset(fetch(self._c, str, query, (party_id,)))
 
 
 _PUT_CONFLICT = insert(

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .postgres_notices import HISTORY
-from .postgres_rows import DISCLOSURE, Repo, disclosure, fetch, fetch_one, notice
+from .postgres_rows import DISCLOSURE, Repo, disclosure, fetch, fetch_one, insert, notice, values
 from .records import (
     AckRecord,
     CheckpointRecord,
@@ -18,9 +18,12 @@ from .records import (
 
 __all__ = ["PostgresLedger"]
 
+_ENTRY = "idx, type, at, entry, salt, record"
 _CHECKPOINT = "SELECT size, note, at, published_at FROM ledger_checkpoints"
-_COSIGNATURE = "SELECT party, size, timestamp, line, at, ledger_idx FROM cosignatures"
-_ACK = "SELECT notice_id, version, party, at, ledger_idx FROM acks"
+_COSIGNATURE_COLUMNS = "party, size, timestamp, line, at, ledger_idx"
+_COSIGNATURE = f"SELECT {_COSIGNATURE_COLUMNS} FROM cosignatures"
+_ACK_COLUMNS = "notice_id, version, party, at, ledger_idx"
+_ACK = f"SELECT {_ACK_COLUMNS} FROM acks"
 
 
 class PostgresLedger(Repo):
@@ -33,11 +36,8 @@ class PostgresLedger(Repo):
         ).fetchall()
 
     def add_key(self, key_id: str, name: str, private_key: str, vkey: str, at: dt.datetime) -> None:
-        self._c.execute(
-            "INSERT INTO ledger_keys (key_id, name, private_key, vkey, created_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (key_id, name, private_key, vkey, at),
-        )
+        row = (key_id, name, private_key, vkey, at)
+        self._c.execute(insert("ledger_keys", "key_id, name, private_key, vkey, created_at"), row)
 
     def retire_key(self, key_id: str, at: dt.datetime) -> None:
         self._c.execute(
@@ -73,29 +73,22 @@ class PostgresLedger(Repo):
     ) -> None:
         with self._c.cursor() as cur:
             cur.executemany(
-                "INSERT INTO ledger_entries (idx, type, at, entry, salt, record)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                [(e.index, e.type, e.at, e.entry, e.salt, e.record) for e in entries],
+                insert("ledger_entries", _ENTRY), [values(e, _ENTRY, idx=e.index) for e in entries]
             )
-            cur.executemany(
-                "INSERT INTO ledger_nodes (level, idx, hash) VALUES (%s, %s, %s)", nodes
-            )
+            cur.executemany(insert("ledger_nodes", "level, idx, hash"), nodes)
 
     def entries(self, start: int, end: int) -> list[LedgerEntry]:
         return fetch(
             self._c,
             LedgerEntry,
-            "SELECT idx, type, at, entry, salt, record FROM ledger_entries"
-            " WHERE idx >= %s AND idx < %s ORDER BY idx",
+            f"SELECT {_ENTRY} FROM ledger_entries WHERE idx >= %s AND idx < %s ORDER BY idx",
             (start, end),
         )
 
     # --- checkpoints ----------------------------------------------------------------------
 
     def put_checkpoint(self, size: int, note: str, at: dt.datetime) -> None:
-        self._c.execute(
-            "INSERT INTO ledger_checkpoints (size, note, at) VALUES (%s, %s, %s)", (size, note, at)
-        )
+        self._c.execute(insert("ledger_checkpoints", "size, note, at"), (size, note, at))
 
     def checkpoint(self, size: int) -> CheckpointRecord | None:
         return fetch_one(self._c, CheckpointRecord, f"{_CHECKPOINT} WHERE size = %s", (size,))
@@ -122,32 +115,17 @@ class PostgresLedger(Repo):
     def add_party_key(
         self, party: str, key_id: str, vkey: str, at: dt.datetime, ledger_idx: int
     ) -> None:
-        self._c.execute(
-            "INSERT INTO party_keys (party, key_id, vkey, added_at, ledger_idx)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (party, key_id, vkey, at, ledger_idx),
-        )
+        row = (party, key_id, vkey, at, ledger_idx)
+        self._c.execute(insert("party_keys", "party, key_id, vkey, added_at, ledger_idx"), row)
 
     def party_keys(self, party: str) -> list[str]:
-        rows = self._c.execute(
-            "SELECT vkey FROM party_keys WHERE party = %s ORDER BY added_at", (party,)
-        ).fetchall()
-        return [r[0] for r in rows]
+        query = "SELECT vkey FROM party_keys WHERE party = %s ORDER BY added_at"
+        return fetch(self._c, str, query, (party,))
 
     def add_cosignature(self, record: CosignatureRecord) -> bool:
         """Store a cosignature; False if this one (party, size, timestamp) is known."""
-        cur = self._c.execute(
-            "INSERT INTO cosignatures (party, size, timestamp, line, at, ledger_idx)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (
-                record.party,
-                record.size,
-                record.timestamp,
-                record.line,
-                record.at,
-                record.ledger_idx,
-            ),
-        )
+        query = insert("cosignatures", _COSIGNATURE_COLUMNS) + " ON CONFLICT DO NOTHING"
+        cur = self._c.execute(query, values(record, _COSIGNATURE_COLUMNS))
         return cur.rowcount == 1
 
     def cosignatures(self, party: str | None = None, limit: int = 1000) -> list[CosignatureRecord]:
@@ -161,11 +139,8 @@ class PostgresLedger(Repo):
 
     def add_ack(self, record: AckRecord) -> bool:
         """Store an acknowledgement; False if the party had already acknowledged that version."""
-        cur = self._c.execute(
-            "INSERT INTO acks (notice_id, version, party, at, ledger_idx)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (record.notice_id, record.version, record.party, record.at, record.ledger_idx),
-        )
+        query = insert("acks", _ACK_COLUMNS) + " ON CONFLICT DO NOTHING"
+        cur = self._c.execute(query, values(record, _ACK_COLUMNS))
         return cur.rowcount == 1
 
     def acks(self, notice_id: str) -> list[AckRecord]:
@@ -198,15 +173,15 @@ class PostgresLedger(Repo):
 
     def notices_unlike_history(self) -> list[str]:
         """Notices whose current row is not their newest stored version, verbatim."""
-        rows = self._c.execute(
-            "SELECT n.id FROM notices AS n"
-            " LEFT JOIN notice_versions AS v ON v.notice_id = n.id AND v.version = n.version"
-            " WHERE v.notice_id IS NULL OR v.doc <> n.doc OR v.state <> n.state"
-            " OR EXISTS (SELECT 1 FROM notice_versions AS w"
-            "            WHERE w.notice_id = n.id AND w.version > n.version)"
-            " ORDER BY n.id"
-        ).fetchall()
-        return [r[0] for r in rows]
+        return fetch(
+            self._c,
+            str,
+            "SELECT n.id FROM notices AS n LEFT JOIN LATERAL ("
+            "  SELECT version, state, doc FROM notice_versions WHERE notice_id = n.id"
+            "  ORDER BY version DESC LIMIT 1) AS v ON true"
+            " WHERE (v.version, v.state, v.doc) IS DISTINCT FROM (n.version, n.state, n.doc)"
+            " ORDER BY n.id",
+        )
 
     def unlogged(self) -> dict[str, int]:
         """How many notice versions and disclosures no ledger entry accounts for."""
