@@ -16,12 +16,12 @@ motion (a quadratic and a linear inequality in time), not sampled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 
@@ -179,44 +179,72 @@ def separation_loss(
     return lost, lo, t_cpa
 
 
+def _ranges(
+    start: npt.NDArray[np.int64], stop: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``arange(start[k], stop[k])`` for every k, concatenated, and the k of each value."""
+    size = np.maximum(stop - start, 0)
+    some = np.flatnonzero(size > 0)
+    start, size = start[some], size[some]
+    total = int(size.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(size)
+    step = np.ones(total, dtype=np.int64)
+    step[0] = start[0]
+    step[ends[:-1]] = start[1:] - (start[:-1] + size[:-1] - 1)
+    return np.cumsum(step), np.repeat(some, size)
+
+
 def _pairs(
     m: Motion,
     reach_m: Array,
+    vertical_m: Array,
     focus: npt.NDArray[np.int64] | None,
     sift: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[np.bool_]],
 ) -> npt.NDArray[np.int64]:
-    """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``
-    and that ``sift`` (symmetric, cheap) keeps.
+    """Index pairs ``i < j`` whose distance is at most ``reach_m[i] + reach_m[j]``, whose
+    altitudes differ by at most ``vertical_m[i] + vertical_m[j]``, and that ``sift``
+    (symmetric, cheap) keeps.
 
     Conservative: each aircraft gets a longitude/latitude box around its reach,
     wide enough at the most poleward latitude any partner within reach could be
-    at, so two aircraft within their two reaches have overlapping boxes. An
-    STRtree over the boxes of the ``focus`` aircraft (all, without it) is
-    queried with every box, then the chord distance (never longer than the arc)
-    drops pairs beyond their own two reaches.
+    at, so two aircraft within their two reaches have overlapping boxes. A grid
+    of cells as large as the largest reach (longitude, latitude) and vertical
+    reach (altitude) holds the fleet, sorted by cell with altitude innermost;
+    each ``focus`` aircraft (all, without it) takes everyone in the 5 × 5 × 5
+    cells around its own, which holds every partner its box can meet, as 25 runs
+    of the sorted fleet. The boxes, the altitudes and ``sift`` then drop most,
+    and the chord distance (never longer than the arc) drops pairs beyond their
+    own two reaches.
     """
     n = len(m)
     c = np.arange(n, dtype=np.int64) if focus is None else focus
     dlat = np.degrees(reach_m / EARTH_RADIUS_M)
     poleward = np.minimum(np.abs(m.lat) + dlat + float(dlat.max()), 89.999)
     dlon = np.minimum(dlat / np.cos(np.radians(poleward)), 180.0)
-    west, east, south, north = m.lon - dlon, m.lon + dlon, m.lat - dlat, m.lat + dlat
-    tree = shapely.STRtree(shapely.box(west[c], south[c], east[c], north[c]))
-    found = []
-    # Boxes meet across ±180° when one, moved by a whole turn, meets the other: so a
-    # box is also asked about a turn east (west) if that could reach a focus box.
-    for shift, which in (
-        (0.0, slice(None)),
-        (360.0, np.flatnonzero(west + 360.0 <= east[c].max())),
-        (-360.0, np.flatnonzero(east - 360.0 >= west[c].min())),
-    ):
-        k = np.arange(n, dtype=np.int64)[which]
-        if not len(k):
-            continue
-        query, hit = tree.query(shapely.box(west[k] + shift, south[k], east[k] + shift, north[k]))
-        found.append((c[hit], k[query]))
-    i = np.concatenate([f[0] for f in found])
-    j = np.concatenate([f[1] for f in found])
+    # Cells: partners within reach are at most two cells away on each axis.
+    cols = max(1, math.floor(360.0 / float(dlon.max())))
+    row = np.floor((m.lat + 90.0) / float(dlat.max())).astype(np.int64)
+    col = np.floor((m.lon + 180.0) / (360.0 / cols)).astype(np.int64) % cols
+    layer = np.floor((m.alt - float(m.alt.min())) / float(vertical_m.max())).astype(np.int64)
+    layers = int(layer.max()) + 5  # room for two layers either side
+    key = (row * cols + col) * layers + layer + 2
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    dy, dx = (d.ravel() for d in np.meshgrid(np.arange(-2, 3), np.arange(-2, 3), indexing="ij"))
+    base = ((row[c, None] + dy) * cols + (col[c, None] + dx) % cols) * layers
+    start = np.searchsorted(ordered, (base + layer[c, None]).ravel(), "left")
+    stop = np.searchsorted(ordered, (base + layer[c, None] + 4).ravel(), "right")
+    found, run = _ranges(start.astype(np.int64), stop.astype(np.int64))
+    i, j = c[run // len(dy)], order[found]
+    gap_lon = np.abs((m.lon[j] - m.lon[i] + 180.0) % 360.0 - 180.0)
+    keep = (
+        (np.abs(m.lat[j] - m.lat[i]) <= dlat[i] + dlat[j])
+        & (gap_lon <= dlon[i] + dlon[j])
+        & (np.abs(m.alt[j] - m.alt[i]) <= vertical_m[i] + vertical_m[j])
+    )
+    i, j = i[keep], j[keep]
     sifted = sift(i, j)
     i, j = i[sifted], j[sifted]
     # A pair of two focus aircraft comes up twice, once from each side: keep one.
@@ -224,7 +252,7 @@ def _pairs(
     in_focus[c] = True
     keep = (i != j) & (~in_focus[j] | (i < j))
     i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-    if len(found) > 1:  # a box asked about twice may meet the same partner twice
+    if cols < 5:  # so few columns that the 5 around a cell repeat: a partner comes up twice
         pair = np.unique(i * n + j)
         i, j = pair // n, pair % n
     units = lonlat_to_unit(m.lon, m.lat)
@@ -292,7 +320,10 @@ def approaches(
             keep &= group[i] != group[j]
         return keep
 
-    pairs = _pairs(m, reach, focus, sift)
+    # Altitudes closer than the two vertical reaches: half the limit each, the
+    # aircraft's own uncertainty, and its climb over the lookahead (plus a metre).
+    vertical = thresholds.vertical_m / 2 + margin + np.abs(m.up) * ahead + 1.0
+    pairs = _pairs(m, reach, vertical, focus, sift)
     i, j = pairs[:, 0], pairs[:, 1]
     if not len(i):
         return []
