@@ -19,8 +19,12 @@ _ADMIN = os.environ.get("DECONFLICT_TEST_PG_ADMIN", "postgresql://postgres@127.0
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[Callable[[], str]]:
-    """A factory of fresh, empty databases: each call creates one and returns its URL."""
+def pg_database() -> Iterator[Callable[..., str]]:
+    """A factory of fresh databases: each call creates one and returns its URL.
+
+    ``create()`` is empty; ``create(like=url)`` is a copy of that test database
+    (which nobody may be connected to), as a SQLite test copies a seeded file.
+    """
     try:
         admin = psycopg.connect(_ADMIN, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
@@ -32,13 +36,19 @@ def pg_database() -> Iterator[Callable[[], str]]:
     prefix = f"deconflict_t_{os.getpid()}_{secrets.token_hex(3)}"
     made: list[str] = []
 
-    def create() -> str:
+    def create(like: str | None = None) -> str:
         name = f"{prefix}_{len(made)}"
-        # A linguistic collation, as production databases often have: the store must
-        # still sort ids by code point, as SQLite and Python do.
-        admin.execute(
-            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
-        )
+        if like is not None:
+            template = urlsplit(like).path.lstrip("/")
+            assert template in made, "only a database of this run can be copied"
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            # A linguistic collation, as production databases often have: the store
+            # must still sort ids by code point, as SQLite and Python do.
+            admin.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0'
+                " LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            )
         made.append(name)
         url = urlsplit(_ADMIN)  # geturl() would drop an empty host (the local socket)
         return f"{url.scheme}://{url.netloc}/{name}" + (f"?{url.query}" if url.query else "")
@@ -52,6 +62,6 @@ def pg_database() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="session")
-def pg_url(pg_database: Callable[[], str]) -> str:
+def pg_url(pg_database: Callable[..., str]) -> str:
     """One database for the whole run; a test that needs it empty empties it first."""
     return pg_database()

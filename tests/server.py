@@ -61,8 +61,8 @@ class Server:
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def serve(cls, db: Path, log: Path) -> Server:
-        """``deconflict serve`` on the SQLite file ``db``."""
+    def serve(cls, db: Path | str, log: Path) -> Server:
+        """``deconflict serve`` on the store ``db`` (a SQLite file or a store URL)."""
         port = free_port()
         args = ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
         return cls(args, port, log)

@@ -1,8 +1,9 @@
 """End to end: a real ``deconflict serve`` process, real parties, real HTTP.
 
-Each test gets its own server on its own SQLite file. The parties and the
-channel are made once per module with the CLI (``deconflict party add`` and
-``deconflict channel add``), and each test starts from a copy of that store.
+Each test gets its own server on its own store, once on a SQLite file and once
+on a PostgreSQL database. The parties and the channel are made once per
+backend with the CLI (``deconflict party add`` and ``deconflict channel
+add``), and each test starts from a copy of that store.
 
 The parties:
 
@@ -178,24 +179,34 @@ class World:
         return sorted(response.json(), key=lambda n: n["id"])
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, str]]:
     """A store with the parties and the channel, made with the CLI, and their tokens."""
-    db = tmp_path_factory.mktemp("seed") / "x.db"
+    if request.param == "sqlite":
+        db = str(tmp_path_factory.mktemp("seed") / "x.db")
+    else:
+        db = request.getfixturevalue("pg_database")()
     tokens = {}
     for party in PARTIES:
-        out = cli("party", "add", party, "--name", party.title(), "--db", str(db))
+        out = cli("party", "add", party, "--name", party.title(), "--db", db)
         tokens[party] = out.strip()
-    cli("channel", "add", "coalition", "--members", "delta,echo", "--db", str(db))
+    cli("channel", "add", "coalition", "--members", "delta,echo", "--db", db)
     return db, tokens
 
 
 @pytest.fixture
-def world(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[World]:
+def world(
+    seeded: tuple[str, dict[str, str]], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[World]:
     template, tokens = seeded
-    db = tmp_path / "x.db"
-    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
-        source.backup(target)
+    if template.startswith("postgresql://"):
+        db: str | Path = request.getfixturevalue("pg_database")(like=template)
+    else:
+        db = tmp_path / "x.db"
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
+            source.backup(target)
     server = Server.serve(db, tmp_path / "server.log")
     world = World(server, tokens)
     try:
