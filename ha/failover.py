@@ -35,12 +35,13 @@ import os
 import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +111,6 @@ def postmaster_pid(directory: Path, member: str) -> int:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -370,7 +369,7 @@ def outage(attempts: list[Attempt], killed_at: float) -> Outage:
     return Outage(first_failure, successes[0] if successes else None, failures)
 
 
-def wait_for(predicate: Any, timeout: float, step: float = 0.1) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
