@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
 
-__all__ = ["Server", "cli", "free_port"]
+__all__ = ["Server", "cli", "copy_store", "free_port", "new_store"]
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 15.0
@@ -28,6 +31,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def new_store(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """Where a new store goes: a file in ``folder``, or a new PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_database")())
+    return str(folder / "store.db")
+
+
+def copy_store(template: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """A copy of a seeded store, so that each test starts from the same one."""
+    if template.startswith("postgresql://"):
+        return str(request.getfixturevalue("pg_database")(like=template))
+    db = folder / Path(template).name
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
+        source.backup(target)
+    return str(db)
 
 
 def cli(*args: str) -> str:

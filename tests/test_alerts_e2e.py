@@ -26,13 +26,11 @@ import hashlib
 import json
 import queue
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,7 +42,7 @@ import rfc8785
 
 from deconflict.alerts.signing import verify
 from deconflict.clock import SystemClock
-from server import Server, cli, free_port
+from server import Server, cli, copy_store, free_port, new_store
 
 _T0 = SystemClock().now().replace(second=0, microsecond=0)
 _DEADLINE_S = 10.0
@@ -247,7 +245,7 @@ class Stream:
 class World:
     """A server (not started), its store, and an HTTP client per party."""
 
-    def __init__(self, server: Server, db: Path, tokens: dict[str, str]) -> None:
+    def __init__(self, server: Server, db: str, tokens: dict[str, str]) -> None:
         self.server = server
         self.db = db
         self.tokens = tokens
@@ -324,32 +322,35 @@ class World:
         self.server.start()
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, str]]:
     """A store with alpha, bravo, charlie and the admin ops, made with the CLI."""
-    db = tmp_path_factory.mktemp("seed") / "alerts.db"
+    db = new_store(request.param, tmp_path_factory.mktemp("seed"), request)
     tokens = {
-        p: cli("party", "add", p, "--name", p.title(), "--db", str(db)).strip()
+        p: cli("party", "add", p, "--name", p.title(), "--db", db).strip()
         for p in (
             "alpha",
             "bravo",
             "charlie",
         )
     }
-    out = cli("party", "add", "ops", "--name", "Ops", "--role", "admin", "--db", str(db))
+    out = cli("party", "add", "ops", "--name", "Ops", "--role", "admin", "--db", db)
     tokens["ops"] = out.strip()
     return db, tokens
 
 
 @pytest.fixture
 def world(
-    seeded: tuple[Path, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeded: tuple[str, dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[World]:
     """A copy of the seeded store and a server on it that may call webhooks on 127.0.0.1."""
     template, tokens = seeded
-    db = tmp_path / "alerts.db"
-    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
-        source.backup(target)
+    db = copy_store(template, tmp_path, request)
     # The server process inherits these.
     monkeypatch.delenv("DECONFLICT_CONFIG", raising=False)
     monkeypatch.setenv("DECONFLICT_WEBHOOK_HOSTS", "127.0.0.1")
