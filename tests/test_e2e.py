@@ -21,11 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ import pytest
 
 from deconflict.clock import SystemClock
 from deconflict.demo import load_scenario
-from server import Server, cli, free_port
+from server import Server, cli, copy_store, free_port, new_store
 
 PARTIES = ("alpha", "bravo", "charlie", "delta", "echo")
 _T0 = SystemClock().now().replace(second=0, microsecond=0)
@@ -184,10 +182,7 @@ def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, str]]:
     """A store with the parties and the channel, made with the CLI, and their tokens."""
-    if request.param == "sqlite":
-        db = str(tmp_path_factory.mktemp("seed") / "x.db")
-    else:
-        db = request.getfixturevalue("pg_database")()
+    db = new_store(request.param, tmp_path_factory.mktemp("seed"), request)
     tokens = {}
     for party in PARTIES:
         out = cli("party", "add", party, "--name", party.title(), "--db", db)
@@ -201,13 +196,7 @@ def world(
     seeded: tuple[str, dict[str, str]], tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[World]:
     template, tokens = seeded
-    if template.startswith("postgresql://"):
-        db: str | Path = request.getfixturevalue("pg_database")(like=template)
-    else:
-        db = tmp_path / "x.db"
-        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
-            source.backup(target)
-    server = Server.serve(db, tmp_path / "server.log")
+    server = Server.serve(copy_store(template, tmp_path, request), tmp_path / "server.log")
     world = World(server, tokens)
     try:
         server.start()
