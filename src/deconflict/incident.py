@@ -43,12 +43,16 @@ from deconflict.notices import parse_notice
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store import Store, Transaction
 from deconflict.views import STORED
+from deconflict.volumes import parse_instant
 
-__all__ = ["Question", "build_report", "check_report", "describe"]
+__all__ = ["Question", "build_report", "check_report", "describe", "incident_question"]
 
 _CHUNK = 5_000
 _NO_BUFFERS = Buffers(0.0, 0.0, 0.0)
 _NOT_LEDGERED = "kept in the store, not in the ledger: no proof"
+#: The largest question asked: a circle of 1,000 km and a week either side.
+MAX_RADIUS_KM = 1_000.0
+MAX_WINDOW_MIN = 7 * 24 * 60.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,31 @@ class Question:
             "from": format_instant(self.start),
             "to": format_instant(self.end),
         }
+
+
+def incident_question(
+    at: Any, lon: float, lat: float, radius_km: float, window_min: float
+) -> Question:
+    """A checked question; each fault names its field."""
+    instant = parse_instant(at, "at")
+    checks = (
+        (-180.0 <= lon <= 180.0, "lon", "lon is within [-180, 180]"),
+        (-90.0 <= lat <= 90.0, "lat", "lat is within [-90, 90]"),
+        (
+            0.0 < radius_km <= MAX_RADIUS_KM,
+            "radius_km",
+            f"radius_km is within (0, {MAX_RADIUS_KM:g}]",
+        ),
+        (
+            0.0 < window_min <= MAX_WINDOW_MIN,
+            "window_min",
+            f"window_min is within (0, {MAX_WINDOW_MIN:g}]",
+        ),
+    )
+    for ok, field, message in checks:
+        if not ok:  # NaN fails every comparison, so it lands here too
+            raise errors.InvalidValue(message, field=field)
+    return Question(instant, lon, lat, radius_km, window_min)
 
 
 def describe(record: dict[str, Any]) -> dict[str, Any]:
@@ -153,10 +182,13 @@ class _Builder:
             for e in self.tx.ledger.entries(start, min(start + _CHUNK, self.checkpoint.size)):
                 yield e.index, json.loads(e.record)
 
-    def meets(self, record: dict[str, Any]) -> bool:
-        """Whether a logged notice version has a volume in the incident's cylinder."""
+    def meets(self, record: dict[str, Any], known: bool) -> bool:
+        """Whether a logged notice version has a volume in the incident's cylinder.
+
+        A cancellation has no volumes; it matters if an earlier version did (``known``).
+        """
         if record["state"] == "cancelled":
-            return record["notice"] in self.notices
+            return known
         notice = parse_notice(
             record["doc"],
             notice_id=record["notice"],
@@ -169,34 +201,50 @@ class _Builder:
         )
 
     def read(self) -> None:
+        """One pass over the ledger, oldest first.
+
+        A notice version is kept if it meets the cylinder and was in force at some
+        time in the window: logged within it, or the last version logged before it
+        (and not a cancellation). Membership is replayed up to the instant.
+        """
         start, end = format_instant(self.q.start), format_instant(self.q.end)
         at = format_instant(self.q.at)
         later: list[tuple[int, dict[str, Any]]] = []
+        in_force: dict[str, tuple[int, dict[str, Any]]] = {}  # as the window opens
         for index, record in self.entries():
-            kind = record["type"]
-            if kind == "notice" and self.meets(record):
-                summary = self.notices.setdefault(
-                    record["notice"],
-                    {"id": record["notice"], "party": record["party"], "kind": record["kind"]},
-                )
-                summary.setdefault("versions", []).append(
-                    {
-                        "version": record["version"],
-                        "state": record["state"],
-                        "at": record["at"],
-                        "ledger": index,
-                    }
-                )
-                self.kept.append((index, record))
-            elif kind.startswith("channel.") and record["at"] <= at:
-                self._membership(record)
-                if record["at"] >= start:
+            kind, when = record["type"], record["at"]
+            if kind == "notice" and when <= end:
+                known = record["notice"] in self.notices or record["notice"] in in_force
+                hit = self.meets(record, known)
+                if when < start:
+                    in_force.pop(record["notice"], None)
+                    if hit and record["state"] != "cancelled":
+                        in_force[record["notice"]] = (index, record)
+                elif hit:
+                    self._keep_notice(index, record)
+            elif kind.startswith("channel."):
+                if when <= at:
+                    self._membership(record)
+                if start <= when <= end:
                     self.kept.append((index, record))
-            elif start <= record["at"] <= end and kind in ("disclosure", "ack", "delivery"):
+            elif start <= when <= end and kind in ("disclosure", "ack", "delivery"):
                 later.append((index, record))
+        for index, record in in_force.values():
+            self._keep_notice(index, record)
+        for summary in self.notices.values():
+            summary["versions"].sort(key=lambda v: v["version"])
         for index, record in later:  # now that every notice in the area is known
             if self._concerns(record):
                 self.kept.append((index, record))
+
+    def _keep_notice(self, index: int, record: dict[str, Any]) -> None:
+        summary = self.notices.setdefault(
+            record["notice"],
+            {"id": record["notice"], "party": record["party"], "kind": record["kind"]},
+        )
+        version = {"version": record["version"], "state": record["state"], "at": record["at"]}
+        summary.setdefault("versions", []).append(version | {"ledger": index})
+        self.kept.append((index, record))
 
     def _membership(self, record: dict[str, Any]) -> None:
         kind = record["type"]

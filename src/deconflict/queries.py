@@ -24,6 +24,7 @@ from deconflict.disclosure import (
     sees_in_full,
 )
 from deconflict.geometry import BBox, circle
+from deconflict.incident import build_report, incident_question
 from deconflict.interchange import conflict_to_json, format_instant
 from deconflict.model import (
     AltitudeBand,
@@ -291,6 +292,15 @@ class Queries(NoticeViews):
             tolerance_m,
         )
         return {"operations": views, "tracks": tracks}
+
+    def incident(
+        self, viewer: Viewer, at: Any, lon: float, lat: float, radius_km: float, window_min: float
+    ) -> dict[str, Any]:
+        """The incident report around a place and time, for auditors and admins."""
+        if viewer.role is Role.MEMBER:
+            raise errors.Forbidden("incident reports are for auditors and admins")
+        question = incident_question(at, lon, lat, radius_km, window_min)
+        return build_report(self.store, question, self.settings.policy.datum)
 
     def disclosures(
         self,

@@ -118,6 +118,33 @@ async def consistency(
 
 
 @router.get(
+    "/incident",
+    summary="Incident report: what was notified near a place and time, who was told, with proofs",
+    description=(
+        "For auditors and admins. The timeline of notice versions whose volumes meet a circle"
+        " of `radius_km` around (`lon`, `lat`) within `window_min` minutes either side of `at`,"
+        " with the disclosures, acknowledgements, alert deliveries and channel changes that"
+        " concern them, and the track reports in the circle. Every ledgered line carries its"
+        " record, salt and inclusion proof against one signed checkpoint; `deconflict verify`"
+        " checks the saved report offline."
+    ),
+    responses=schemas.json_response(200, "the report", schemas.OBJECT, 403, 404),
+)
+async def incident(
+    request: Request,
+    caller: Caller,
+    at: Annotated[str, Query(description="the instant, RFC 3339")],
+    lon: Annotated[float, Query()],
+    lat: Annotated[float, Query()],
+    radius_km: Annotated[float, Query(description="at most 1,000")] = 10.0,
+    window_min: Annotated[float, Query(description="minutes either side, at most 10,080")] = 60.0,
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        service_of(request).incident, caller, at, lon, lat, radius_km, window_min
+    )
+
+
+@router.get(
     "/ledger/entries/{index}",
     summary="A ledger record and its salt (auditors, admins, or a party the record names)",
     responses=schemas.json_response(200, "the record", schemas.OBJECT, 404),

@@ -162,7 +162,17 @@ def check_file(path: Path, verifiers: list[Verifier], cosigners: list[Verifier])
             raise errors.InvalidValue(
                 f"{path}: a bare tlog-proof lacks the entry; pass the whole receipt"
             )
-        if text.lstrip().startswith("{"):
+        if 'id="deconflict-incident"' in text or '"deconflict.incident"' in text[:200]:
+            from deconflict.incident import check_report
+
+            if text.lstrip().startswith("{"):
+                doc = json.loads(text)
+            else:
+                from deconflict.incident_html import extract
+
+                doc = extract(text)
+            report.checked += [f"{path}: {line}" for line in check_report(doc, verifiers)]
+        elif text.lstrip().startswith("{"):
             doc = json.loads(text)
             if isinstance(doc, dict) and isinstance(doc.get("receipt"), dict):
                 doc = doc["receipt"]
