@@ -214,6 +214,38 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else errors.VerificationFailed.exit_code
 
 
+def _near(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise errors.InvalidValue("--near is LON,LAT, e.g. 36.35,34.5", field="--near") from None
+    return lon, lat
+
+
+def _incident(args: argparse.Namespace) -> int:
+    from deconflict.incident import build_report, incident_question
+
+    lon, lat = _near(args.near)
+    question = incident_question(args.at, lon, lat, args.radius, args.window)
+    store = _existing_store(args.db)
+    try:
+        report = build_report(store, question, _settings(args).policy.datum)
+    finally:
+        store.close()
+    if args.html:
+        from deconflict.incident_html import render
+
+        Path(args.html).write_text(render(report), encoding="utf-8")
+        print(f"wrote {args.html}: {len(report['lines'])} lines; check it with deconflict verify")
+    elif args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        for line in report["lines"]:
+            where = "not ledgered" if line["ledger"] is None else f"#{line['ledger']['index']}"
+            print(f"{line['at']}  {line['kind']:<10} {where:>12}  {line['text']}")
+    return 0
+
+
 def _ledger_dump(args: argparse.Namespace) -> int:
     from deconflict.ledger.verify import dump_tiles
 
@@ -371,6 +403,21 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--tiles", metavar="DIR", help="audit a tile dump (C2SP tlog-tiles)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
+
+    incident = commands.add_parser(
+        "incident", help="what was notified near a place and time, who was told, with proofs"
+    )
+    incident.add_argument("--db", required=True, metavar="URL", help="the store to read")
+    incident.add_argument("--at", required=True, metavar="TIME", help="the instant, RFC 3339")
+    incident.add_argument("--near", required=True, metavar="LON,LAT", help="the place")
+    incident.add_argument("--radius", type=float, default=10.0, metavar="KM", help="default 10")
+    incident.add_argument(
+        "--window", type=float, default=60.0, metavar="MINUTES", help="either side; default 60"
+    )
+    shape = incident.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    shape.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    incident.set_defaults(run=_incident)
 
     ledger = commands.add_parser("ledger", help="export the ledger").add_subparsers(
         dest="action", required=True, metavar="ACTION"
