@@ -151,13 +151,19 @@ def test_every_line_is_the_script(scenario: Scenario) -> None:
         (m(2), "notice", "bravo"),
         (m(2), "disclosure", "bravo"),  # bravo's answer shows OP
         (m(2), "disclosure", "alpha"),  # the alert shows alpha the hospital
+        (m(2), "alert", "alpha"),
+        (m(2), "alert", "bravo"),
         (m(3), "notice", "alpha"),
         (m(3), "disclosure", "alpha"),  # alpha's answer shows the hospital again
         (m(3), "disclosure", "bravo"),  # the change is alerted to bravo
+        (m(3), "alert", "alpha"),
+        (m(3), "alert", "bravo"),
         (m(4), "ack", "charlie"),
         (m(5), "channel", "charlie"),
         (m(6), "track", "alpha"),
         (m(6), "disclosure", "alpha"),  # the incursion alert shows alpha the hospital
+        (m(6), "alert", "alpha"),
+        (m(6), "alert", "bravo"),
         (m(7), "delivery", "bravo"),
     ]
     texts = [line["text"] for line in report["lines"]]
@@ -165,14 +171,19 @@ def test_every_line_is_the_script(scenario: Scenario) -> None:
     assert texts[1] == f"alpha filed operation {scenario.op} v1 (planned)"
     assert texts[3] == f"bravo was shown alpha's {scenario.op} v1 (minimal) [conflict]"
     assert texts[4] == f"alpha was shown bravo's {scenario.hospital} v1 (minimal) [alert]"
-    assert texts[5] == f"alpha updated operation {scenario.op} v2 (planned)"
-    assert texts[8] == f"charlie acknowledged alpha's {scenario.op} v2"
-    assert texts[9] == "charlie left channel ops (by operator)"
-    assert texts[10] == "alpha aircraft A1 at 35.50000, 33.50000, 500 m"
-    assert report["lines"][10]["ledger"] is None
-    assert texts[11] == f"alpha was shown bravo's {scenario.hospital} v1 (minimal) [incursion]"
-    assert texts[12].startswith("alerts #") and texts[12].endswith("delivered to bravo by stream")
-    assert all(line["ledger"] is not None for line in report["lines"] if line["kind"] != "track")
+    assert texts[5:7] == ["alert #1 to alpha: conflict", "alert #2 to bravo: conflict"]
+    assert texts[7] == f"alpha updated operation {scenario.op} v2 (planned)"
+    assert texts[12] == f"charlie acknowledged alpha's {scenario.op} v2"
+    assert texts[13] == "charlie left channel ops (by operator)"
+    assert texts[14] == "alpha aircraft A1 at 35.50000, 33.50000, 500 m"
+    assert texts[15] == f"alpha was shown bravo's {scenario.hospital} v1 (minimal) [incursion]"
+    assert texts[16:18] == [
+        "alert #5 to alpha: track.incursion (A1)",
+        f"alert #6 to bravo: track.incursion ({scenario.hospital})",
+    ]
+    assert texts[18] == "alerts #2, #4, #6 delivered to bravo by stream"
+    unproved = [line["kind"] for line in report["lines"] if line["ledger"] is None]
+    assert sorted(unproved) == ["alert"] * 6 + ["track"]
     # What the delivery carried: bravo's alerts, as bravo's stream got them.
     delivery = report["lines"][-1]
     assert [a["id"] for a in delivery["alerts"]] == [a["id"] for a in scenario.delivered]

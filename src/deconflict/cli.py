@@ -114,7 +114,7 @@ def _channel_join(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from deconflict.demo import load_scenario, seed
+    from deconflict.demo import incident_command, load_scenario, seed
 
     folder = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="deconflict-demo-"))
     db = args.db or str(folder / "demo.db")
@@ -143,6 +143,8 @@ def _demo(args: argparse.Namespace) -> int:
     )
     env.chmod(0o600)
     print(f"  The same tokens as shell variables: source {env}")
+    print("  A near miss by the hospital in Hama was just reported; review it with")
+    print(f"    {incident_command(scenario, db, service.clock.now())}")
     print("Press Ctrl+C to stop.", flush=True)
     _serve_app(service, settings.host, settings.port)
     return 0

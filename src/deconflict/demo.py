@@ -17,7 +17,7 @@ from deconflict.interchange import format_instant
 from deconflict.model import Role
 from deconflict.service import Service
 
-__all__ = ["DemoParty", "load_scenario", "seed"]
+__all__ = ["DemoParty", "incident_command", "load_scenario", "seed"]
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,32 @@ def seed(service: Service, scenario: dict[str, Any]) -> tuple[list[DemoParty], d
         viewer = Viewer(viewer.party, Role(viewer.role), viewer.channels)
         _, answer = service.submit(viewer, _timed(n["body"], start))
         ids[n["label"]] = answer["notice"]["id"]
+    _fly(service, scenario, parties)
     return parties, ids
+
+
+def _fly(service: Service, scenario: dict[str, Any], parties: list[DemoParty]) -> None:
+    """The scenario's track reports, seconds before now: a near miss by a hospital."""
+    now = service.clock.now()
+    for track in scenario.get("tracks", []):
+        token = next(p.token for p in parties if p.id == track["party"])
+        viewer = service.accounts.authenticate(token)
+        reports = [
+            {k: v for k, v in r.items() if k != "seconds"}
+            | {"time": format_instant(now + dt.timedelta(seconds=r["seconds"]))}
+            for r in track["reports"]
+        ]
+        service.tracks.ingest(
+            Viewer(viewer.party, Role(viewer.role), viewer.channels), {"reports": reports}
+        )
+
+
+def incident_command(scenario: dict[str, Any], db: str, at: dt.datetime) -> str:
+    """The command that reviews the scenario's incident (the near miss by the hospital)."""
+    q = scenario["incident"]
+    lon, lat = q["near"]
+    return (
+        f"deconflict incident --db {db} --at {format_instant(at.replace(microsecond=0))}"
+        f" --near {lon},{lat}"
+        f" --radius {q['radius_km']} --window {q['window_min']} --html incident.html"
+    )

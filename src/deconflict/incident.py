@@ -50,6 +50,7 @@ __all__ = ["Question", "build_report", "check_report", "describe", "incident_que
 _CHUNK = 5_000
 _NO_BUFFERS = Buffers(0.0, 0.0, 0.0)
 _NOT_LEDGERED = "kept in the store, not in the ledger: no proof"
+_ALERT_NOTE = "an alert is ledgered when it is delivered: see the delivery lines"
 #: The largest question asked: a circle of 1,000 km and a week either side.
 MAX_RADIUS_KM = 1_000.0
 MAX_WINDOW_MIN = 7 * 24 * 60.0
@@ -164,6 +165,9 @@ def _b64(data: bytes) -> str:
 
 
 class _Builder:
+    track_lines: list[dict[str, Any]]
+    aircraft: set[tuple[str, Any]]
+
     def __init__(self, tx: Transaction, question: Question, datum: Any) -> None:
         self.tx = tx
         self.q = question
@@ -233,6 +237,8 @@ class _Builder:
             self._keep_notice(index, record)
         for summary in self.notices.values():
             summary["versions"].sort(key=lambda v: v["version"])
+        self.track_lines = self.tracks()
+        self.aircraft = {(line["party"], line["aircraft"]) for line in self.track_lines}
         for index, record in later:  # now that every notice in the area is known
             if self._concerns(record):
                 self.kept.append((index, record))
@@ -267,14 +273,38 @@ class _Builder:
         wanted = {a["id"] for a in delivery["alerts"]}
         first = min(wanted)
         found = self.tx.alerts.query(delivery["party"], "all", after=first - 1, limit=len(wanted))
-        box = self._box()
+        return [
+            alert_json(a) for a in found if a.seq in wanted and self._about_area(a.party, a.data)
+        ]
+
+    def _about_area(self, party: str, data: dict[str, Any]) -> bool:
+        """An alert about a notice of the report, a position in it, or an aircraft seen in it."""
+        if (party, data.get("aircraft")) in self.aircraft:
+            return True
+        return _mentions(data, self.notices) or _inside(data, self._box())
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts raised in the window about the area; ledgered only once delivered."""
+        start, end = format_instant(self.q.start), format_instant(self.q.end)
         out = []
-        for alert in found:
-            if alert.seq not in wanted:
-                continue
-            shown = alert_json(alert)
-            if _mentions(shown, self.notices) or _inside(shown, box):
-                out.append(shown)
+        for party in self.tx.parties.all():
+            for alert in self.tx.alerts.query(party.party.id, "all", after=0, limit=100_000):
+                shown = alert_json(alert)
+                if not start <= shown["at"] <= end or not self._about_area(alert.party, alert.data):
+                    continue
+                about = alert.data.get("aircraft") or (alert.data.get("notice") or {}).get("id")
+                text = f"alert #{alert.seq} to {alert.party}: {alert.type}"
+                out.append(
+                    {
+                        "at": shown["at"],
+                        "kind": "alert",
+                        "party": alert.party,
+                        "text": text + (f" ({about})" if about else ""),
+                        "alert": shown,
+                        "ledger": None,
+                        "note": _ALERT_NOTE,
+                    }
+                )
         return out
 
     def _box(self) -> BBox:
@@ -334,16 +364,25 @@ class _Builder:
         return out
 
 
-def _mentions(alert: dict[str, Any], notices: dict[str, Any]) -> bool:
-    text = json.dumps(alert)
+def _mentions(data: dict[str, Any], notices: dict[str, Any]) -> bool:
+    text = json.dumps(data)
     return any(f'"{notice_id}"' in text for notice_id in notices)
 
 
-def _inside(alert: dict[str, Any], box: BBox) -> bool:
-    lon, lat = alert.get("lon"), alert.get("lat")
+def _inside(data: dict[str, Any], box: BBox) -> bool:
+    lon, lat = data.get("lon"), data.get("lat")
     if not isinstance(lon, int | float) or not isinstance(lat, int | float):
         return False
     return any(w <= lon <= e and s <= lat <= n for w, s, e, n in box.pieces())
+
+
+def _order(line: dict[str, Any]) -> tuple[str, int, int]:
+    """By time; at one instant, track reports, then ledger order, then alerts by id
+    (an alert is raised by the write it follows)."""
+    index = (
+        line["ledger"]["index"] if line["ledger"] else (2**62 if line["kind"] == "alert" else -1)
+    )
+    return (line["at"], index, line.get("alert", {}).get("id", 0))
 
 
 def build_report(store: Store, question: Question, datum: Any) -> dict[str, Any]:
@@ -351,9 +390,10 @@ def build_report(store: Store, question: Question, datum: Any) -> dict[str, Any]
     with store.read() as tx:
         builder = _Builder(tx, question, datum)
         builder.read()
-        lines = [builder.line(i, r) for i, r in sorted(builder.kept)] + builder.tracks()
+        lines = [builder.line(i, r) for i, r in sorted(builder.kept)]
+        lines += builder.track_lines + builder.alerts()
         seen = _seen(builder, question)
-    lines.sort(key=lambda line: (line["at"], line["ledger"]["index"] if line["ledger"] else -1))
+    lines.sort(key=_order)
     return {
         "type": "deconflict.incident",
         "question": question.json(),
@@ -448,7 +488,7 @@ def check_report(doc: dict[str, Any], verifiers: list[Verifier]) -> list[str]:
     unproved = sum(1 for line in doc.get("lines", []) if line.get("ledger") is None)
     return [
         f"{proved} lines proved against the signed tree of size {checkpoint.size}",
-        f"{unproved} track lines carry no proof (not ledgered)",
+        f"{unproved} lines carry no proof (track reports, and alerts until delivered)",
     ]
 
 
