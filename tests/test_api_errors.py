@@ -348,6 +348,12 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/ledger/proof/inclusion", "a", query="index=0"),
     Endpoint("GET", "/v1/ledger/proof/consistency", "a", query="from=1"),
     Endpoint("GET", "/v1/ledger/entries/{index}", "aud"),
+    Endpoint(
+        "GET",
+        "/v1/incident",
+        "aud",
+        query="at=2026-05-01T10:00:00Z&lon=36.05&lat=33.05&radius_km=20&window_min=120",
+    ),
     Endpoint("POST", "/v1/ledger/keys", "b", {"vkey": Cosigner.generate("b.example/c").vkey}),
     Endpoint("POST", "/v1/ledger/cosignatures", "a", {}, made_body="cosignature"),
     Endpoint("GET", "/v1/ledger/cosignatures", "a"),

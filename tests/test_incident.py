@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from deconflict import errors
+from deconflict.api.app import create_app
 from deconflict.clock import FixedClock
 from deconflict.config import Settings
 from deconflict.disclosure import Viewer
@@ -312,3 +314,64 @@ def test_a_bad_question_is_refused_naming_the_argument(
     done = _deconflict("incident", "--db", scenario.path, *[x for kv in base.items() for x in kv])
     assert done.returncode == 2
     assert json.loads(done.stderr)["error"]["field"] == field
+
+
+# --- over HTTP --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def http(scenario: Scenario) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    service = scenario.service
+    tokens = {}
+    for party, role in (("inspector", "auditor"), ("eve", "member")):
+        _, tokens[party] = service.accounts.add_party(None, party, party.title(), role)
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        yield client, tokens
+
+
+QUERY = {"at": _iso(_minute(5)), "lon": P[0], "lat": P[1], "radius_km": 20, "window_min": 10}
+
+
+def test_an_auditor_gets_the_report_and_it_verifies(
+    http: tuple[TestClient, dict[str, str]], scenario: Scenario
+) -> None:
+    client, tokens = http
+    answer = client.get(
+        "/v1/incident", params=QUERY, headers={"Authorization": f"Bearer {tokens['inspector']}"}
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert _lines(report)[:19] == _lines(scenario.report())[:19]
+    assert check_report(report, scenario.keys())[0].startswith("12 lines proved")
+
+
+def test_a_member_may_not_ask(http: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = http
+    answer = client.get(
+        "/v1/incident", params=QUERY, headers={"Authorization": f"Bearer {tokens['eve']}"}
+    )
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"at": "soon"}, "at"),
+        ({"lon": 181}, "lon"),
+        ({"lat": "north"}, "lat"),
+        ({"radius_km": 5000}, "radius_km"),
+        ({"window_min": -1}, "window_min"),
+    ],
+)
+def test_a_bad_question_over_http_is_a_4xx_naming_the_field(
+    http: tuple[TestClient, dict[str, str]], change: dict[str, Any], field: str
+) -> None:
+    client, tokens = http
+    answer = client.get(
+        "/v1/incident",
+        params=QUERY | change,
+        headers={"Authorization": f"Bearer {tokens['inspector']}"},
+    )
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["error"]["field"].endswith(field)
