@@ -99,6 +99,12 @@ def main() -> None:
     concurrency.add_argument("--processes", type=int, default=2)
     concurrency.add_argument("--threads", type=int, default=8)
     concurrency.add_argument("--seconds", type=float, default=60.0)
+    track_alerts = sub.add_parser(
+        "track-alerts", help="track alert latency over HTTP with the fleet reporting live"
+    )
+    track_alerts.add_argument("--aircraft", type=int, default=10_000)
+    track_alerts.add_argument("--every", type=int, default=5, help="seconds between batches")
+    track_alerts.add_argument("--seconds", type=float, default=30.0)
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -122,6 +128,10 @@ def main() -> None:
 
         result = run_tracks(args.aircraft, args.rounds, args.every)
         _save("tracks" if args.every == 1 else f"tracks-every{args.every}", result)
+    elif args.what == "track-alerts":
+        from bench.track_alerts import run_track_alerts
+
+        _save("track-alerts", run_track_alerts(args.aircraft, args.every, args.seconds))
     elif args.what == "concurrency":
         from bench.concurrency import run_concurrency
 

@@ -42,6 +42,10 @@ def _free_port() -> int:
 class _Receiver(http.server.ThreadingHTTPServer):
     """Records, per event id, when the webhook arrived and what the alert said."""
 
+    # The service posts a round of deliveries at once; the default backlog of 5
+    # would refuse most of them and turn the bench into a test of retries.
+    request_queue_size = 512
+
     def __init__(self) -> None:
         self.arrivals: dict[int, tuple[float, str]] = {}
         self.duplicates = 0
