@@ -34,18 +34,7 @@ def _values(p: TrackPoint, stamps: dict[dt.datetime, str]) -> tuple[object, ...]
     stamp = stamps.get(p.time)
     if stamp is None:
         stamp = stamps[p.time] = _ts(p.time)  # a batch shares a few instants
-    return (
-        p.party,
-        p.aircraft,
-        stamp,
-        p.lon,
-        p.lat,
-        p.alt_lo,
-        p.alt_hi,
-        p.east,
-        p.north,
-        p.up,
-    )
+    return (p.party, p.aircraft, stamp, *p[3:])  # the columns in the record's order
 
 
 class SqliteTracks:
