@@ -226,8 +226,14 @@ def _services(folder: Path, count: int, clock: FixedClock) -> Iterator[list[Serv
 
 
 def _proximity_alerts(service: Service, viewer: Viewer) -> list[dict[str, Any]]:
+    """Each closest-approach condition the party was alerted of, one alert per item."""
     found = service.alerts.alerts(viewer, "all", 0, 10_000)
-    return [a for a in found if a["type"] == "track.proximity"]
+    return [
+        a | {"data": item}
+        for a in found
+        if a["type"] == "track.proximity"
+        for item in a["data"]["items"]
+    ]
 
 
 def _flags(service: Service, kind: str = "proximity") -> set[tuple[str, str, str]]:

@@ -94,8 +94,14 @@ class World(App):
         return answer
 
     def alerts(self, caller: str, after: int = 0, prefix: str = "track.") -> list[dict[str, Any]]:
+        """Each condition the caller was alerted of, as its own alert with that one item."""
         found = self.ok("GET", f"/v1/alerts?state=all&after={after}", caller)
-        return [a for a in found if a["type"].startswith(prefix)]
+        return [
+            a | {"data": item}
+            for a in found
+            if a["type"].startswith(prefix)
+            for item in a["data"]["items"]
+        ]
 
     def identify(self, caller: str, **params: Any) -> list[dict[str, Any]]:
         answer = self.ok("GET", "/v1/identify", caller, params=params)
@@ -1129,3 +1135,19 @@ def test_a_full_batch_is_taken_and_an_auditor_may_not_report(
     assert {"code", "message", "id"} <= set(response.json()["error"])
     response = world.client.post("/v1/tracks", json={"reports": [_good()]})
     assert response.status_code == 401, response.text
+
+
+def test_a_batch_raises_one_alert_per_party_and_kind_listing_every_condition(
+    world: World,
+) -> None:
+    world.submit("alpha", _operation(lonlat(0.0, 0.0)))
+    far = [lonlat(20_000.0 + 1_000.0 * k, 0.0) for k in range(3)]
+    reports = [Report("alpha", f"ALPHA-{k}", T0, *where, 1_000.0) for k, where in enumerate(far)]
+    assert world.post("alpha", reports) == {"accepted": 3, "moved": 3, "alerts": 1}
+    found = world.ok("GET", "/v1/alerts?state=all", "alpha")
+    (alert,) = [a for a in found if a["type"] == "track.nonconforming"]
+    assert [item["aircraft"] for item in alert["data"]["items"]] == [
+        "ALPHA-0",
+        "ALPHA-1",
+        "ALPHA-2",
+    ]

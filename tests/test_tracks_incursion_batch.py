@@ -512,7 +512,11 @@ def test_a_report_at_the_pole_is_taken_with_the_rest_of_its_batch(
         assert (answer["accepted"], answer["moved"]) == (2, 2)
         # No exact test is possible there, so the safe answer is given: an alert.
         with svc.store.read() as tx:
-            raised = {(a.type, a.data.get("aircraft")) for a in tx.alerts.query("a")}
+            raised = {
+                (a.type, item.get("aircraft"))
+                for a in tx.alerts.query("a")
+                for item in a.data["items"]
+            }
         wanted = "track.incursion" if check == "incursion" else "track.nonconforming"
         assert (wanted, "A-POLE") in raised
         with svc.store.read() as tx:

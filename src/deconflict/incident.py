@@ -279,9 +279,12 @@ class _Builder:
 
     def _about_area(self, party: str, data: dict[str, Any]) -> bool:
         """An alert about a notice of the report, a position in it, or an aircraft seen in it."""
-        if (party, data.get("aircraft")) in self.aircraft:
-            return True
-        return _mentions(data, self.notices) or _inside(data, self._box())
+        for item in data.get("items", [data]):  # track alerts list their conditions
+            if (party, item.get("aircraft")) in self.aircraft:
+                return True
+            if _inside(item, self._box()):
+                return True
+        return _mentions(data, self.notices)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts raised in the window about the area; ledgered only once delivered."""
@@ -292,7 +295,7 @@ class _Builder:
                 shown = alert_json(alert)
                 if not start <= shown["at"] <= end or not self._about_area(alert.party, alert.data):
                     continue
-                about = alert.data.get("aircraft") or (alert.data.get("notice") or {}).get("id")
+                about = ", ".join(_subjects(alert.data))
                 text = f"alert #{alert.seq} to {alert.party}: {alert.type}"
                 out.append(
                     {
@@ -362,6 +365,16 @@ class _Builder:
                 }
             )
         return out
+
+
+def _subjects(data: dict[str, Any]) -> list[str]:
+    """What a track alert is about: its aircraft, or the places they entered."""
+    found = []
+    for item in data.get("items", []):
+        subject = item.get("aircraft") or (item.get("notice") or {}).get("id")
+        if isinstance(subject, str) and subject not in found:
+            found.append(subject)
+    return found
 
 
 def _mentions(data: dict[str, Any], notices: dict[str, Any]) -> bool:

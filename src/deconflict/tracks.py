@@ -435,8 +435,7 @@ class TrackMonitor:
                 items.append((p.party, "track.conforming", where))
         tx.tracks.raise_flags("nonconforming", start, self._clock.now())
         tx.tracks.clear_flags("nonconforming", end)
-        self._alerts.track_alerts(tx, items)
-        return len(items)
+        return self._alerts.track_alerts(tx, items)
 
     def _incursions(
         self, tx: Transaction, party: str, moved: Sequence[TrackPoint]
@@ -525,8 +524,7 @@ class TrackMonitor:
             end.extend(k for k in flagged if k[:2] == (p.party, p.aircraft) and k[2] not in found)
         tx.tracks.raise_flags("incursion", start, now)
         tx.tracks.clear_flags("incursion", end)
-        self._alerts.track_alerts(tx, items, shown)
-        return len(items)
+        return self._alerts.track_alerts(tx, items, shown)
 
     def _proximity(
         self, tx: Transaction, now: dt.datetime, party: str, moved: set[tuple[str, str]]
@@ -576,8 +574,7 @@ class TrackMonitor:
         tx.tracks.raise_flags("proximity", new, now)
         tx.tracks.clear_flags("proximity", cleared)
         items = [(k[0], "track.proximity", current[k]) for k in new]
-        self._alerts.track_alerts(tx, items)
-        return len(items)
+        return self._alerts.track_alerts(tx, items)
 
     def latest(self, viewer: Viewer, within_s: float) -> list[dict[str, Any]]:
         """The caller's own aircraft, each where it was last reported within ``within_s``.

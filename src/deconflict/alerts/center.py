@@ -181,10 +181,21 @@ class AlertCenter:
         tx: Transaction,
         items: list[tuple[str, str, dict[str, Any]]],
         disclosures: Sequence[DisclosureRecord] = (),
-    ) -> None:
-        """Queue ``(party, type, data)`` track alerts, for webhooks of ``track`` subscriptions."""
-        self._queue(tx, items, lambda s, kind, data: "track" in s.doc["events"])
+    ) -> int:
+        """Queue track alerts for ``(party, type, condition)`` items; returns how many.
+
+        One alert per party and type holds every condition of the batch as ``items``,
+        as one conflict alert lists every conflict of a write: a fleet's batch may
+        start hundreds of conditions at once, and a party wants to hear of them
+        together. Webhooks go to ``track`` subscriptions.
+        """
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for party, kind, data in items:
+            grouped.setdefault((party, kind), []).append(data)
+        alerts = [(party, kind, {"items": found}) for (party, kind), found in grouped.items()]
+        self._queue(tx, alerts, lambda s, kind, data: "track" in s.doc["events"])
         self._disclose(tx, disclosures)
+        return len(alerts)
 
     def notice_changed(self, tx: Transaction, notice: Notice, previous: Notice | None) -> None:
         """Alert every subscription that matches the notice and whose party may see it."""
