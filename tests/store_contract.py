@@ -83,6 +83,13 @@ class StoreContract:
             assert record is not None and record.party == Party("a", "Alpha", Role.ADMIN, "desk")
             assert tx.parties.by_token_hash(b"x" * 32) is None
             assert [r.party.id for r in tx.parties.all()] == ["a"]
+        with store.write() as tx:  # a new token: the old one no longer finds the party
+            assert tx.parties.set_token_hash("a", b"n" * 32) is True
+            assert tx.parties.set_token_hash("nobody", b"m" * 32) is False
+        with store.read() as tx:
+            assert tx.parties.by_token_hash(b"h" * 32) is None
+            found = tx.parties.by_token_hash(b"n" * 32)
+            assert found is not None and found.party.id == "a"
 
     def test_failed_write_transaction_leaves_nothing(self, store: Store) -> None:
         with pytest.raises(RuntimeError), store.write() as tx:

@@ -789,7 +789,7 @@ def test_random_reads_show_each_party_only_what_it_may_see(tmp_path: Path) -> No
     service = Service(
         open_store(str(path)),
         FixedClock(T0),
-        Settings(db=str(path), identify_per_minute=10**9),
+        Settings(db=str(path), identify_per_minute=10**9, check_per_minute=10**9),
     )
     roles = {f"p{i:02d}": "member" for i in range(MEMBERS)} | {"chief": "admin"}
     roles["auditor"] = "auditor"

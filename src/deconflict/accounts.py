@@ -1,7 +1,9 @@
 """Parties, channels, roles and bearer tokens.
 
 Tokens are random, shown once, stored as SHA-256 digests and compared in
-constant time. Only admins create parties and channels or change membership.
+constant time. A party may rotate its own token; an admin may rotate or revoke
+anyone's. Only admins create parties and channels or change membership. Every
+administrative action, token changes included, is ledgered (never the token).
 """
 
 from __future__ import annotations
@@ -111,6 +113,34 @@ class Accounts:
             logged = self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
             receipt = self._ledger.receipt(tx, logged)
         return _party_json(party) | {"receipt": receipt}, token
+
+    def rotate_token(self, viewer: Viewer | None, party_id: str) -> tuple[dict[str, Any], str]:
+        """A new token for a party, shown once; the old one stops working at once.
+
+        A party may rotate its own; an admin anyone's.
+        """
+        if viewer is not None and viewer.party != party_id:
+            _require_admin(viewer)
+        token = new_token()
+        return self._set_token(viewer, party_id, hash_token(token), "rotated"), token
+
+    def revoke_token(self, viewer: Viewer | None, party_id: str) -> dict[str, Any]:
+        """Revoke a party's token (an admin): nothing authenticates as it until a rotation."""
+        _require_admin(viewer)
+        unusable = hash_token(secrets.token_urlsafe(48))  # a token nobody ever held
+        return self._set_token(viewer, party_id, unusable, "revoked")
+
+    def _set_token(
+        self, viewer: Viewer | None, party_id: str, token_hash: bytes, action: str
+    ) -> dict[str, Any]:
+        with self._ledger.write() as tx:
+            if not tx.parties.set_token_hash(party_id, token_hash):
+                raise errors.NotFound(f"no party {party_id!r}")
+            logged = self._ledger.log(
+                tx, "party.token", {"by": _by(viewer), "party": party_id, "action": action}
+            )
+            receipt = self._ledger.receipt(tx, logged)
+        return {"id": party_id, "token": action, "receipt": receipt}
 
     def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:
         """Every party's id, name and role: parties must know whom they can address."""

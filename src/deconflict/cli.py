@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import uuid
@@ -69,26 +70,66 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if conflicts else 0
 
 
-def _serve_app(service: Any, host: str, port: int) -> None:
+def _serve_app(service: Any, host: str, port: int, tls: tuple[str, str] | None = None) -> None:
     import uvicorn
 
     from deconflict.api.app import create_app
 
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    cert, key = tls if tls is not None else (None, None)
+    uvicorn.run(
+        create_app(service),
+        host=host,
+        port=port,
+        log_level="warning",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+    )
+
+
+def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The certificate and key to serve HTTPS with, both readable, or None for plain HTTP."""
+    if args.tls_cert is None and args.tls_key is None:
+        return None
+    for value, field in ((args.tls_cert, "--tls-cert"), (args.tls_key, "--tls-key")):
+        if value is None:
+            raise errors.MissingField("give both --tls-cert and --tls-key", field=field)
+        if not Path(value).is_file():
+            raise errors.InvalidValue(f"no readable file {value}", field=field)
+    return args.tls_cert, args.tls_key
 
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
+    tls = _tls(args)
     service = _service(settings)
-    print(f"deconflict serving {settings.db} at http://{settings.host}:{settings.port}", flush=True)
-    _serve_app(service, settings.host, settings.port)
+    scheme = "https" if tls else "http"
+    where = f"{scheme}://{settings.host}:{settings.port}"
+    print(f"deconflict serving {_shown(settings.db)} at {where}", flush=True)
+    _serve_app(service, settings.host, settings.port, tls)
     return 0
+
+
+def _shown(url: str) -> str:
+    """A store URL fit to print: any password replaced."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _party_add(args: argparse.Namespace) -> int:
     service = _service(_settings(args))
     _, token = service.accounts.add_party(None, args.id, args.name, args.role, args.contact)
     print(token)
+    return 0
+
+
+def _party_token(args: argparse.Namespace) -> int:
+    _, token = _service(_settings(args)).accounts.rotate_token(None, args.id)
+    print(token)
+    return 0
+
+
+def _party_revoke(args: argparse.Namespace) -> int:
+    _service(_settings(args)).accounts.revoke_token(None, args.id)
+    print(f"revoked the token of {args.id}; 'deconflict party token {args.id}' issues a new one")
     return 0
 
 
@@ -343,6 +384,8 @@ def parser() -> argparse.ArgumentParser:
     _db_args(serve)
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     serve.set_defaults(run=_serve)
 
     party = commands.add_parser("party", help="manage parties").add_subparsers(
@@ -355,6 +398,16 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--contact")
     _db_args(add)
     add.set_defaults(run=_party_add)
+    rotate_token = party.add_parser(
+        "token", help="issue a new token for a party and print it; the old one stops working"
+    )
+    rotate_token.add_argument("id")
+    _db_args(rotate_token)
+    rotate_token.set_defaults(run=_party_token)
+    revoke = party.add_parser("revoke", help="revoke a party's token")
+    revoke.add_argument("id")
+    _db_args(revoke)
+    revoke.set_defaults(run=_party_revoke)
     listing = party.add_parser("list", help="list parties")
     _db_args(listing)
     listing.set_defaults(run=_party_list)

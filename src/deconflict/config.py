@@ -32,6 +32,8 @@ class Settings:
     max_body_bytes: int = 5_000_000
     #: Point identifications per party per minute.
     identify_per_minute: int = 60
+    #: What-if checks per party per minute: each one probes others' notices.
+    check_per_minute: int = 120
     #: Largest tolerance an identification may ask for.
     max_identify_tolerance_m: float = 10_000.0
     #: The ledger's origin line and key name, used when the key is made on first start;
@@ -80,6 +82,7 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "max_horizon_days": settings.max_horizon_days,
         "max_body_bytes": settings.max_body_bytes,
         "identify_per_minute": settings.identify_per_minute,
+        "check_per_minute": settings.check_per_minute,
         "max_identify_tolerance_m": settings.max_identify_tolerance_m,
         "ledger_origin": settings.ledger_origin,
         "checkpoint_interval_s": settings.checkpoint_interval_s,
@@ -146,6 +149,7 @@ def _build(values: dict[str, Any]) -> Settings:
         max_horizon_days=float(v["max_horizon_days"]),
         max_body_bytes=int(v["max_body_bytes"]),
         identify_per_minute=int(v["identify_per_minute"]),
+        check_per_minute=int(v["check_per_minute"]),
         max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),

@@ -53,6 +53,7 @@ class Queries(NoticeViews):
 
     tracks: TrackMonitor
     _identify_limit: RateLimiter
+    _check_limit: RateLimiter
 
     # --- reads --------------------------------------------------------------------------
 
@@ -186,10 +187,11 @@ class Queries(NoticeViews):
         return len(every), views
 
     def check(self, viewer: Viewer, body: Any) -> dict[str, Any]:
-        """What-if: the conflicts a notice would have. Nothing is stored."""
+        """What-if: the conflicts a notice would have. Nothing is stored but what it showed."""
         notice = parse_notice(
             body, notice_id="what-if", party=viewer.party, version=0, limits=self.settings.limits
         )
+        self._check_limit.take(viewer.party)  # probes of others' notices are rationed
         with self.store.read() as tx:
             found, others = self._detect(tx, notice)
             for other_id, other in others.items():

@@ -61,6 +61,7 @@ class Service(Queries):
         self.alerts = AlertCenter(store, self.ledger, clock, settings, self._disclose)
         self.tracks = TrackMonitor(store, self.ledger, clock, settings, self.alerts)
         self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
+        self._check_limit = RateLimiter(settings.check_per_minute, clock)
 
     # --- writes -------------------------------------------------------------------------
 

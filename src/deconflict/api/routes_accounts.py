@@ -52,6 +52,29 @@ async def add_party(request: Request, caller: Caller) -> JSONResponse:
     return JSONResponse({"party": party, "token": token}, status_code=201)
 
 
+@router.post(
+    "/parties/{party_id}/token",
+    summary="A new token for a party (itself, or an admin); the old one stops working at once",
+    responses=schemas.json_response(
+        200, "the new token, shown only here", schemas.OBJECT, 403, 404
+    ),
+)
+async def rotate_token(request: Request, caller: Caller, party_id: str) -> dict[str, Any]:
+    answer, token = await run_in_threadpool(
+        service_of(request).accounts.rotate_token, caller, party_id
+    )
+    return answer | {"token": token}
+
+
+@router.delete(
+    "/parties/{party_id}/token",
+    summary="Revoke a party's token (admin): nothing authenticates as it until a rotation",
+    responses=schemas.json_response(200, "revoked", schemas.OBJECT, 403, 404),
+)
+async def revoke_token(request: Request, caller: Caller, party_id: str) -> dict[str, Any]:
+    return await run_in_threadpool(service_of(request).accounts.revoke_token, caller, party_id)
+
+
 @router.get(
     "/parties",
     summary="Every party's id, name and role",

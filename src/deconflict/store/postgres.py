@@ -75,6 +75,12 @@ class _Parties(Repo):
         query = f"SELECT {PARTY} FROM parties WHERE token_hash = %s"
         return fetch_one(self._c, party, query, (token_hash,))
 
+    def set_token_hash(self, party_id: str, token_hash: bytes) -> bool:
+        cur = self._c.execute(
+            "UPDATE parties SET token_hash = %s WHERE id = %s", (token_hash, party_id)
+        )
+        return cur.rowcount == 1
+
     def all(self) -> list[PartyRecord]:
         return fetch(self._c, party, f"SELECT {PARTY} FROM parties ORDER BY id")
 

@@ -76,6 +76,12 @@ class _Parties:
         ).fetchone()
         return self._record(row)
 
+    def set_token_hash(self, party_id: str, token_hash: bytes) -> bool:
+        cur = self._c.execute(
+            "UPDATE parties SET token_hash = ? WHERE id = ?", (token_hash, party_id)
+        )
+        return cur.rowcount == 1
+
     def all(self) -> list[PartyRecord]:
         rows = self._c.execute("SELECT * FROM parties ORDER BY id").fetchall()
         return [r for r in map(self._record, rows) if r is not None]
