@@ -275,3 +275,42 @@ def test_what_if_checks_are_rationed_per_party(tmp_path: Path) -> None:
         ).json()
         assert sum(1 for d in shown if d["recipient"] == "prober") == 6
     service.store.close()
+
+
+def test_identification_is_rationed_and_operations_have_a_horizon(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from deconflict.api.app import create_app
+    from deconflict.clock import FixedClock
+    from deconflict.config import Settings
+    from deconflict.service import Service
+
+    path = str(tmp_path / "limits.db")
+    settings = Settings(db=path, identify_per_minute=3, max_horizon_days=30)
+    service = Service(open_store(path), FixedClock(T0), settings)
+    token = service.accounts.add_party(None, "alpha", "Alpha")[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    point = {"lon": 35.0, "lat": 33.0, "alt": 500, "time": "2026-06-01T12:00:00Z"}
+    far = {
+        "kind": "operation",
+        "volumes": [
+            {
+                "footprint": {"type": "Circle", "center": [35.0, 33.0], "radius_m": 1_000},
+                "altitude": {"lower": 0, "upper": 300, "reference": "W84"},
+                "time": {"start": "2026-06-02T00:00:00Z", "end": "2026-07-15T00:00:00Z"},
+            }
+        ],
+    }
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        codes = [client.get("/v1/identify", params=point, headers=headers).status_code]
+        codes += [client.get("/v1/identify", params=point, headers=headers).status_code]
+        codes += [client.get("/v1/identify", params=point, headers=headers).status_code]
+        codes += [client.get("/v1/identify", params=point, headers=headers).status_code]
+        assert codes == [200, 200, 200, 429]
+        refused = client.post("/v1/notices", json=far, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "volumes[0].time.end"
+        assert (
+            client.get("/v1/notices", params={"bbox": "34,32,36,34"}, headers=headers).json() == []
+        )
+    service.store.close()
