@@ -124,6 +124,12 @@ class StoreContract:
             assert [r.version for r in tx.notices.history("n1")] == [1, 2]
             assert [r.doc["v"] for r in tx.notices.history("n1")] == [1, 2]
             assert [r.id for r in tx.notices.of_party("a")] == ["n1"]
+        with store.write() as tx:
+            tx.notices.put(_notice("n0"), [_row(_extent(0, 0, 1, 1))])
+        with store.read() as tx:  # many at once: the current versions of those that exist
+            found = tx.notices.get_many(["n1", "nobody", "n0"])
+            assert sorted((r.id, r.version) for r in found) == [("n0", 1), ("n1", 2)]
+            assert tx.notices.get_many([]) == []
 
     def test_candidates_meet_the_query_in_all_four_dimensions(self, store: Store) -> None:
         with store.write() as tx:
@@ -230,6 +236,15 @@ class StoreContract:
             assert [c.b for c in tx.conflicts.of_party("b")] == ["n2"]
             assert [c.b for c in tx.conflicts.of_party("c", status="resolved")] == ["n3"]
             assert tx.conflicts.of_party("c") == []
+        reopened = ConflictRecord("n1", "a", 1, "n3", "c", 2, "protection", "open", (), T0, T0)
+        moved = ConflictRecord("n4", "d", 1, "n5", "e", 1, "airspace", "open", ((1, 1),), T0, T0)
+        with store.write() as tx:  # many at once, new and replacing
+            tx.conflicts.put_many([reopened, moved])
+            tx.conflicts.put_many([])
+        with store.read() as tx:
+            assert tx.conflicts.get("n1", "n3") == reopened
+            assert tx.conflicts.get("n4", "n5") == moved
+            assert {c.b for c in tx.conflicts.involving("n1")} == {"n2", "n3"}
 
     def test_disclosures_are_appended_and_filtered(self, store: Store) -> None:
         items = [

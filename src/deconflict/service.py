@@ -119,13 +119,12 @@ class Service(Queries):
                 before.detected_at if before is not None and is_open else now,
                 now,
             )
-            tx.conflicts.put(record)
             changes.append(("changed" if is_open else "opened", record))
         for key, before in existing.items():
             if key not in current and before.status == "open":
                 resolved = replace(before, status="resolved", updated_at=now)
-                tx.conflicts.put(resolved)
                 changes.append(("resolved", resolved))
+        tx.conflicts.put_many([record for _, record in changes])
         return changes
 
     def _admit(

@@ -83,8 +83,9 @@ class NoticeViews:
         found = engine.conflicts_in_store(tx, notice, self.settings.policy)
         others: dict[str, Notice] = {}
         conflicts = []
+        records = {r.id: r for r in tx.notices.get_many(sorted(found))}
         for other_id in sorted(found):
-            record = tx.notices.get(other_id)
+            record = records.get(other_id)
             if record is None:
                 continue
             others[other_id] = self._shell(record)

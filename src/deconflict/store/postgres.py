@@ -146,8 +146,14 @@ _PUT_CONFLICT = insert(
 
 class _Conflicts(Repo):
     def put(self, r: ConflictRecord) -> None:
-        pairs = dump([list(p) for p in r.pairs])
-        self._c.execute(_PUT_CONFLICT, values(r, CONFLICT, pairs=pairs))
+        self.put_many([r])
+
+    def put_many(self, records: Sequence[ConflictRecord]) -> None:
+        if not records:
+            return
+        rows = [values(r, CONFLICT, pairs=dump([list(p) for p in r.pairs])) for r in records]
+        with self._c.cursor() as cur:
+            cur.executemany(_PUT_CONFLICT, rows)
 
     def get(self, a: str, b: str) -> ConflictRecord | None:
         query = f"SELECT {CONFLICT} FROM conflicts WHERE a = %s AND b = %s"

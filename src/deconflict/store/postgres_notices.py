@@ -155,6 +155,12 @@ class PostgresNotices(Repo):
             self._c, notice, f"SELECT {NOTICE} FROM notices WHERE id = %s", (notice_id,)
         )
 
+    def get_many(self, notice_ids: Sequence[str]) -> list[NoticeRecord]:
+        if not notice_ids:
+            return []
+        query = f"SELECT {NOTICE} FROM notices WHERE id = ANY(%s) ORDER BY id"
+        return fetch(self._c, notice, query, (list(notice_ids),))
+
     def history(self, notice_id: str) -> list[NoticeRecord]:
         return fetch(
             self._c, notice, f"{HISTORY} WHERE v.notice_id = %s ORDER BY v.version", (notice_id,)

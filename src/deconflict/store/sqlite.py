@@ -312,6 +312,9 @@ class _Notices:
         ids = sorted({row[1] for row in self.candidate_volumes(queries)})
         return self._many(ids) if ids else []
 
+    def get_many(self, notice_ids: Sequence[str]) -> list[NoticeRecord]:
+        return self._many(list(notice_ids))
+
     def _many(self, ids: list[str]) -> list[NoticeRecord]:
         out: list[NoticeRecord] = []
         for start in range(0, len(ids), 500):
@@ -350,26 +353,32 @@ class _Conflicts:
         self._c = conn
 
     def put(self, r: ConflictRecord) -> None:
-        self._c.execute(
+        self.put_many([r])
+
+    def put_many(self, records: Sequence[ConflictRecord]) -> None:
+        self._c.executemany(
             "INSERT INTO conflicts (a, b, a_party, b_party, a_version, b_version, kind, status,"
             " pairs, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (a, b) DO UPDATE SET a_version = excluded.a_version,"
             " b_version = excluded.b_version, kind = excluded.kind, status = excluded.status,"
             " pairs = excluded.pairs, detected_at = excluded.detected_at,"
             " updated_at = excluded.updated_at",
-            (
-                r.a,
-                r.b,
-                r.a_party,
-                r.b_party,
-                r.a_version,
-                r.b_version,
-                r.kind,
-                r.status,
-                _dump([list(p) for p in r.pairs]),
-                _ts(r.detected_at),
-                _ts(r.updated_at),
-            ),
+            [
+                (
+                    r.a,
+                    r.b,
+                    r.a_party,
+                    r.b_party,
+                    r.a_version,
+                    r.b_version,
+                    r.kind,
+                    r.status,
+                    _dump([list(p) for p in r.pairs]),
+                    _ts(r.detected_at),
+                    _ts(r.updated_at),
+                )
+                for r in records
+            ],
         )
 
     def get(self, a: str, b: str) -> ConflictRecord | None:
