@@ -39,17 +39,21 @@ def _service(settings: Settings) -> Any:
     return Service(open_store(settings.db), SystemClock(), settings)
 
 
-def _check(args: argparse.Namespace) -> int:
+def _read_json(name: str) -> Any:
     try:
-        text = Path(args.file).read_text(encoding="utf-8")
+        text = Path(name).read_text(encoding="utf-8")
     except OSError as exc:
-        raise errors.BadRequest(f"cannot read {args.file}: {exc.strerror}", field="FILE") from None
+        raise errors.BadRequest(f"cannot read {name}: {exc.strerror}", field="FILE") from None
     except UnicodeDecodeError:
-        raise errors.BadRequest(f"{args.file} is not UTF-8 text", field="FILE") from None
+        raise errors.BadRequest(f"{name} is not UTF-8 text", field="FILE") from None
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise errors.BadRequest(f"not JSON: {exc.msg} at line {exc.lineno}", field="FILE") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    doc = _read_json(args.file)
     notices = notices_from_geojson(doc)
     policy = SeparationPolicy().overriding(
         args.buffer_lateral, args.buffer_vertical, args.buffer_time
@@ -333,6 +337,101 @@ def _ledger_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Files with more notices than this show a progress bar on stderr.
+_BAR_FROM = 200
+
+
+def _progress(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="notice", file=sys.stderr, disable=total <= _BAR_FROM)
+
+
+def _acting(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The service on an existing store, and the party the local operator acts as."""
+    from deconflict.exchange import party_viewer
+    from deconflict.service import Service
+
+    settings = _settings(args)
+    service = Service(_existing_store(settings.db), SystemClock(), settings)
+    try:
+        return service, party_viewer(service, args.party, "--party")
+    except errors.DeconflictError:
+        service.store.close()
+        raise
+
+
+def _import(args: argparse.Namespace) -> int:
+    from deconflict.ed269 import plan_ed269
+    from deconflict.exchange import import_notices, plan_geojson
+
+    doc = _read_json(args.file)
+    service, viewer = _acting(args)
+    try:
+        limits = service.settings.limits
+        if args.format == "ed269":
+            if not 0 < args.horizon_days <= 366:
+                raise errors.InvalidValue("the horizon is 1 to 366 days", field="--horizon-days")
+            planned, skipped = plan_ed269(
+                doc,
+                service.clock.now(),
+                horizon_days=args.horizon_days,
+                limits=limits,
+                datum=service.settings.policy.datum,
+            )
+        else:
+            planned = plan_geojson(doc, viewer.party, limits, keep_audience=not args.no_audience)
+            skipped = []
+        with _progress(len(planned)) as bar:
+            result = import_notices(service, viewer, planned, bar.update)
+    finally:
+        service.store.close()
+    result.skipped = skipped
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    for n in result.created:
+        print(f"{n['source']} → {n['id']}: {n['conflicts']} conflict(s)")
+    for n in result.replayed:
+        print(f"{n['source']} → {n['id']}: already imported")
+    for s in result.skipped:
+        print(f"{s['source']} skipped: {s['reason']}")
+    print(
+        f"{len(result.created)} notice(s) created as {viewer.party}, "
+        f"{len(result.replayed)} already imported, {len(result.skipped)} skipped; "
+        f"{result.conflicts} conflict(s) found"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from deconflict.exchange import export_geojson, visible_notices
+
+    service, viewer = _acting(args)
+    try:
+        views = visible_notices(service, viewer, mine=args.mine)
+    finally:
+        service.store.close()
+    with _progress(len(views)) as bar:
+        if args.format == "kml":
+            from deconflict.kml import kml_document
+
+            data = kml_document(views, f"deconflict: what {viewer.party} sees", bar.update)
+        else:
+            doc = export_geojson(views, bar.update)
+            data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    if args.out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        raise errors.BadRequest(f"cannot write {args.out}: {exc.strerror}", field="--out") from None
+    print(f"wrote {len(views)} notice(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _non_negative(text: str) -> float:
     value = float(text)
     if not value >= 0.0 or value == float("inf"):
@@ -379,6 +478,51 @@ def parser() -> argparse.ArgumentParser:
         help="time buffer in seconds for every conflict kind",
     )
     check.set_defaults(run=_check)
+
+    imports = commands.add_parser(
+        "import",
+        help="file the notices of a GeoJSON or ED-269 file as a party, through the service",
+    )
+    imports.add_argument("file", metavar="FILE")
+    imports.add_argument("--party", required=True, metavar="ID", help="the party to file as")
+    imports.add_argument(
+        "--format",
+        choices=["geojson", "ed269"],
+        default="geojson",
+        help="interchange GeoJSON (default) or ED-269 UAS geographical zones (JSON)",
+    )
+    imports.add_argument(
+        "--horizon-days",
+        type=float,
+        default=30.0,
+        metavar="N",
+        help="ED-269: expand weekly schedules over the next N days (default 30)",
+    )
+    imports.add_argument(
+        "--no-audience",
+        action="store_true",
+        help="GeoJSON: file the notices without the audience the file gives them",
+    )
+    imports.add_argument("--json", action="store_true", help="print the result as JSON")
+    _db_args(imports)
+    imports.set_defaults(run=_import)
+
+    export = commands.add_parser(
+        "export", help="write what a party may see as interchange GeoJSON or KML"
+    )
+    export.add_argument("--party", required=True, metavar="ID", help="the party whose view")
+    export.add_argument(
+        "--format",
+        choices=["geojson", "kml"],
+        default="geojson",
+        help="interchange GeoJSON (default; import and check read it) or KML 2.2",
+    )
+    export.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--mine", action="store_true", help="only the party's own notices (to import elsewhere)"
+    )
+    _db_args(export)
+    export.set_defaults(run=_export)
 
     serve = commands.add_parser("serve", help="run the HTTP API")
     _db_args(serve)
