@@ -276,6 +276,17 @@ def test_a_bare_list_of_zones_is_read_too() -> None:
             ),
             "features[0].applicability[0].schedule[0].startTime",
         ),
+        (
+            _zone(
+                applicability=[
+                    {
+                        "permanent": "NO",
+                        "schedule": [{"day": [], "startTime": "10:00Z", "endTime": "11:00Z"}],
+                    }
+                ]
+            ),
+            "features[0].applicability[0].schedule[0].day",
+        ),
         (_zone(applicability=[{"permanent": "MAYBE"}]), "features[0].applicability[0].permanent"),
     ],
 )

@@ -113,6 +113,8 @@ def _days(value: Any, path: str) -> set[int]:
                 f"unknown day {name!r}; use MON, TUE, WED, THU, FRI, SAT, SUN or ANY",
                 field=f"{path}[{i}]" if isinstance(value, list) else path,
             )
+    if not days:
+        raise errors.InvalidValue("day names no day; use MON…SUN or ANY", field=path)
     return days
 
 
