@@ -1067,6 +1067,30 @@ def test_an_unknown_path_or_method_answers_in_the_error_shape(
     expect_error(world, method, url, caller, status, code)
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "allowed"),
+    [
+        ("PATCH", "/v1/me", {"GET"}),
+        ("DELETE", "/v1/notices", {"GET", "POST"}),
+        ("TRACE", "/healthz", {"GET"}),
+        ("POST", "/ledger/checkpoint", {"GET"}),
+        ("PATCH", "/v1/notices/x", {"GET", "PUT", "DELETE"}),
+        ("POST", "/docs-assets/swagger-ui.css", {"GET", "HEAD"}),
+    ],
+)
+def test_a_method_not_allowed_names_the_methods_that_are(
+    world: World, method: str, url: str, allowed: set[str]
+) -> None:
+    """A 405 carries ``Allow`` with every method of the path (RFC 9110, 15.5.6).
+
+    The error renderer used to drop Starlette's ``Allow``, which named only the first
+    route of a path anyway (``POST /v1/notices``, not ``GET``); schemathesis found it.
+    """
+    response = world.call(method, url, "a")
+    assert_error(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == allowed
+
+
 # --- random bodies --------------------------------------------------------------------------
 
 _WORDS = st.sampled_from(

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict import __version__, errors
@@ -71,6 +72,26 @@ class _BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, for the ``Allow`` a 405 must carry (RFC 9110, 15.5.6).
+
+    Starlette's own ``Allow`` names only the first route on the path, and ``GET`` and
+    ``POST /v1/notices`` are two routes. Mounted static files answer ``GET`` and ``HEAD``.
+    """
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed or ("GET", "HEAD"))
 
 
 async def _publish_checkpoints(service: Service) -> None:
@@ -135,6 +156,9 @@ def create_app(service: Service) -> FastAPI:
         error = cls(str(exc.detail))
         response = error_response(error)
         response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     @app.exception_handler(Exception)
