@@ -94,6 +94,28 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed or ("GET", "HEAD"))
 
 
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def _document_validation_errors(document: dict[str, Any]) -> None:
+    """Document the 422 that ``_validation`` renders, not FastAPI's ``{"detail": [...]}``.
+
+    FastAPI adds its own 422 to every route with parameters that does not declare one.
+    """
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422")
+            if answer is None:
+                continue
+            content = answer.get("content", {}).get("application/json", {})
+            if content.get("schema") == {"$ref": _FASTAPI_422}:
+                content["schema"] = {"$ref": "#/components/schemas/Error"}
+                answer["description"] = "error"
+    components = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
 async def _publish_checkpoints(service: Service) -> None:
     """Publish the newest signed checkpoint every ``checkpoint_interval_s``."""
     while True:
@@ -195,6 +217,7 @@ def create_app(service: Service) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
+            _document_validation_errors(document)
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 schemas.COMPONENTS
             )

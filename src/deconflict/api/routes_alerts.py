@@ -97,7 +97,8 @@ async def acknowledge(request: Request, caller: Caller) -> dict[str, Any]:
 @router.get(
     "/alerts/stream",
     summary="Live alerts as Server-Sent Events; resume with Last-Event-ID",
-    responses={200: {"description": "an event stream", "content": {"text/event-stream": {}}}},
+    response_class=StreamingResponse,
+    responses=schemas.raw_response("text/event-stream", "an event stream", 401, 422),
 )
 async def stream(
     request: Request,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from deconflict import errors
@@ -51,25 +51,45 @@ def _tile_path(path: str) -> tuple[int, int]:
     return index, width
 
 
-@public.get("/checkpoint", summary="The newest published signed checkpoint (C2SP)")
+@public.get(
+    "/checkpoint",
+    summary="The newest published signed checkpoint (C2SP)",
+    response_class=PlainTextResponse,
+    responses=schemas.raw_response("text/plain", "the checkpoint as a signed note", 404),
+)
 async def checkpoint(request: Request) -> Response:
     note = await run_in_threadpool(service_of(request).ledger.published)
     return Response(note, media_type=_TEXT, headers={"Cache-Control": "no-cache, max-age=1"})
 
 
-@public.get("/key", summary="The verifier key string of the log: name+keyid+base64")
+@public.get(
+    "/key",
+    summary="The verifier key string of the log: name+keyid+base64",
+    response_class=PlainTextResponse,
+    responses=schemas.raw_response("text/plain", "the verifier key, one line"),
+)
 async def key(request: Request) -> Response:
     return Response(service_of(request).ledger.vkey + "\n", media_type=_TEXT)
 
 
-@public.get("/tile/entries/{path:path}", summary="An entry bundle (C2SP tlog-tiles)")
+@public.get(
+    "/tile/entries/{path:path}",
+    summary="An entry bundle (C2SP tlog-tiles)",
+    response_class=Response,
+    responses=schemas.raw_response(_BYTES, "the entry bundle", 404),
+)
 async def entry_bundle(request: Request, path: str) -> Response:
     index, width = _tile_path(path)
     data = await run_in_threadpool(service_of(request).ledger.entry_bundle, index, width)
     return Response(data, media_type=_BYTES, headers=_IMMUTABLE)
 
 
-@public.get("/tile/{level}/{path:path}", summary="A hash tile (C2SP tlog-tiles)")
+@public.get(
+    "/tile/{level}/{path:path}",
+    summary="A hash tile (C2SP tlog-tiles)",
+    response_class=Response,
+    responses=schemas.raw_response(_BYTES, "the hash tile", 404),
+)
 async def tile(request: Request, level: str, path: str) -> Response:
     if not (level.isascii() and level.isdigit() and str(int(level)) == level and int(level) < 64):
         raise errors.NotFound("a tile level is 0 to 63")

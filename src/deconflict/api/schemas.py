@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["COMPONENTS", "body", "json_response"]
+__all__ = ["COMPONENTS", "body", "json_response", "raw_response"]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -315,6 +315,13 @@ def body(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}}
+        for code in codes
+    }
+
+
 def json_response(
     status: int, description: str, schema: dict[str, Any], *errors_: int
 ) -> dict[int | str, dict[str, Any]]:
@@ -322,9 +329,23 @@ def json_response(
     out: dict[int | str, dict[str, Any]] = {
         status: {"description": description, "content": {"application/json": {"schema": schema}}}
     }
-    for code in (400, 401, 413, 422, 429, *errors_):
-        out[code] = {
-            "description": "error",
-            "content": {"application/json": {"schema": _ref("Error")}},
-        }
-    return out
+    return out | _errors(400, 401, 413, 422, 429, *errors_)
+
+
+def raw_response(
+    media_type: str, description: str, *errors_: int
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` for a route that answers 200 with text or bytes rather than JSON.
+
+    Its errors are still JSON in the one error shape. 413 is listed because the body
+    limit refuses an oversized request before any route sees it.
+    """
+    schema = (
+        {"type": "string"}
+        if media_type.startswith("text/")
+        else {"type": "string", "format": "binary"}
+    )
+    out: dict[int | str, dict[str, Any]] = {
+        200: {"description": description, "content": {media_type: {"schema": schema}}}
+    }
+    return out | _errors(413, *errors_)
