@@ -87,11 +87,8 @@ def _circle(lon: float, lat: float, radius: float, start: str, end: str) -> dict
     }
 
 
-def run_alerts(rate: float, seconds: float, senders: int = 8) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
-    db = str(folder / "alerts.db")
-    watch = _cli("party", "add", "watch", "--name", "Watch", "--db", db)
-    flyer = _cli("party", "add", "flyer", "--name", "Flyer", "--db", db)
+def serve_with_webhooks(db: str) -> tuple[_Receiver, subprocess.Popen[bytes], str]:
+    """A webhook receiver in this process, and a server on ``db`` that may call it, healthy."""
     receiver = _Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     port = _free_port()
@@ -103,16 +100,25 @@ def run_alerts(rate: float, seconds: float, senders: int = 8) -> dict[str, Any]:
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return receiver, server, url
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.2)
+
+
+def run_alerts(rate: float, seconds: float, senders: int = 8) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
+    db = str(folder / "alerts.db")
+    watch = _cli("party", "add", "watch", "--name", "Watch", "--db", db)
+    flyer = _cli("party", "add", "flyer", "--name", "Flyer", "--db", db)
+    receiver, server, url = serve_with_webhooks(db)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         start = (now + dt.timedelta(hours=1)).isoformat()
         end = (now + dt.timedelta(hours=3)).isoformat()

@@ -16,10 +16,7 @@ the alert was stamped (``at``, inside the ingest transaction).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +27,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.alerts import _free_port, _Receiver
+from bench.alerts import serve_with_webhooks
 from deconflict.clock import SystemClock
 from deconflict.config import Settings
 from deconflict.disclosure import Viewer
@@ -88,17 +85,7 @@ def run_track_alerts(aircraft: int, every: int, seconds: float, seed: int = 8) -
     folder = Path(tempfile.mkdtemp(prefix="bench-track-alerts-"))
     db = str(folder / "tracks.db")
     tokens = _seed(db, rng)
-    receiver = _Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    port = _free_port()
-    env = os.environ | {"DECONFLICT_WEBHOOK_HOSTS": "127.0.0.1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deconflict", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
+    receiver, server, url = serve_with_webhooks(db)
     clients = {
         p: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {t}"}, timeout=60)
         for p, t in tokens.items()
@@ -125,15 +112,6 @@ def run_track_alerts(aircraft: int, every: int, seconds: float, seed: int = 8) -
             batches.append((sent, time.time(), len(reports)))
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
         for client in clients.values():
             client.post(
