@@ -102,7 +102,7 @@ NOTICE_FIELDS: dict[str, Any] = {
     "priority": {"type": "string", "enum": ["emergency", "humanitarian", "normal"]},
     "state": {"type": "string", "enum": ["planned", "active", "ended", "cancelled"]},
     "aircraft": _STRINGS,
-    "contact": {"type": "string", "maxLength": 500},
+    "contact": {"type": ["string", "null"], "maxLength": 500, "description": "null: none"},
     "disclose_contact": {"type": "boolean"},
     "aware_of": {
         "type": "array",
@@ -131,7 +131,7 @@ PARTY_BODY: dict[str, Any] = {
         "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"},
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "role": {"type": "string", "enum": ["member", "admin", "auditor"]},
-        "contact": {"type": "string", "maxLength": 500},
+        "contact": {"type": ["string", "null"], "maxLength": 500, "description": "null: none"},
     },
 }
 CHANNEL_BODY: dict[str, Any] = {
@@ -227,8 +227,12 @@ SUBSCRIPTION_BODY: dict[str, Any] = {
 ALERT_ACK_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-        "up_to": {"type": "integer"},
+        "ids": {
+            "type": ["array", "null"],
+            "items": {"type": "integer", "minimum": 1},
+            "description": "either ids or up_to; null is the same as leaving it out",
+        },
+        "up_to": {"type": ["integer", "null"]},
     },
 }
 TRACKS_BODY: dict[str, Any] = {
