@@ -21,8 +21,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fastapi.testclient import TestClient
 
-from deconflict.clock import SystemClock
+from deconflict.accounts import hash_token
+from deconflict.api.app import create_app
+from deconflict.clock import FixedClock, SystemClock
+from deconflict.config import Settings
+from deconflict.service import Service
 from deconflict.store import open_store
 from server import cli, free_port
 
@@ -31,13 +36,6 @@ T0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str], Path]]:
-    from fastapi.testclient import TestClient
-
-    from deconflict.api.app import create_app
-    from deconflict.clock import FixedClock
-    from deconflict.config import Settings
-    from deconflict.service import Service
-
     path = tmp_path / "s.db"
     service = Service(open_store(str(path)), FixedClock(T0), Settings(db=str(path)))
     tokens = {}
@@ -107,10 +105,7 @@ def test_token_changes_are_ledgered_and_the_store_still_verifies(tmp_path: Path)
     try:
         with store.read() as tx:
             records = [json.loads(e.record) for e in tx.ledger.entries(0, tx.ledger.size())]
-            assert (
-                tx.parties.by_token_hash(__import__("hashlib").sha256(second.encode()).digest())
-                is None
-            )
+            assert tx.parties.by_token_hash(hash_token(second)) is None
     finally:
         store.close()
     changes = [(r["party"], r["action"]) for r in records if r["type"] == "party.token"]
@@ -235,13 +230,6 @@ def test_what_if_checks_are_rationed_per_party(tmp_path: Path) -> None:
     """Each check shows the existence of others' notices in the probed space: a party that
     sweeps the map with checks is slowed to ``check_per_minute``, and every answer it got is
     on record as a disclosure."""
-    from fastapi.testclient import TestClient
-
-    from deconflict.api.app import create_app
-    from deconflict.clock import FixedClock
-    from deconflict.config import Settings
-    from deconflict.service import Service
-
     path = str(tmp_path / "probe.db")
     clock = FixedClock(T0)
     service = Service(open_store(path), clock, Settings(db=path, check_per_minute=5))
@@ -278,13 +266,6 @@ def test_what_if_checks_are_rationed_per_party(tmp_path: Path) -> None:
 
 
 def test_identification_is_rationed_and_operations_have_a_horizon(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from deconflict.api.app import create_app
-    from deconflict.clock import FixedClock
-    from deconflict.config import Settings
-    from deconflict.service import Service
-
     path = str(tmp_path / "limits.db")
     settings = Settings(db=path, identify_per_minute=3, max_horizon_days=30)
     service = Service(open_store(path), FixedClock(T0), settings)

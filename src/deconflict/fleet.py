@@ -9,7 +9,7 @@ the store's write transaction, which serialises it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -132,9 +132,3 @@ class Fleet:
         keys = self._keys if everyone else [self._keys[n] for n in fresh]
         row = self._row if everyone else {k: n for n, k in enumerate(keys)}
         return Now(keys, row, motion, (s[:, _HI] - s[:, _LO]) / 2, self._group[fresh])
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def keys(self) -> Iterable[tuple[str, str]]:
-        return iter(self._keys)

@@ -220,7 +220,7 @@ def parse_reports(body: Any, party: str, now: dt.datetime, settings: Settings) -
     return points
 
 
-def _hits(tx: Transaction, volume: Volume, rows: list[tuple[Any, ...]], datum: Any) -> list[int]:
+def _hits(volume: Volume, rows: list[tuple[Any, ...]], datum: Any) -> list[int]:
     """Indices of the candidate rows whose volume meets ``volume`` exactly."""
     if not rows:
         return []
@@ -409,7 +409,7 @@ class TrackMonitor:
             except errors.ContainsPole:  # within the tolerance of a pole: no exact test
                 continue  # the safe answer is "not inside": its owner hears of it
             maybe = [rows[n] for n in np.flatnonzero(near[k] & ~circles)]
-            inside[k] = bool(_hits(tx, volume, maybe, s.policy.datum))
+            inside[k] = bool(_hits(volume, maybe, s.policy.datum))
         return [bool(x) for x in inside]
 
     def _conformance(self, tx: Transaction, moved: Sequence[TrackPoint]) -> int:
@@ -483,7 +483,7 @@ class TrackMonitor:
             except errors.ContainsPole:  # hovering on a pole: no exact test
                 hits = list(range(len(near)))  # the safe answer: every place the caps allow
             else:
-                hits = _hits(tx, volume, near, self._settings.policy.datum)
+                hits = _hits(volume, near, self._settings.policy.datum)
             found[k] = {near[n][1]: (near[n][3], near[n][4]) for n in hits}
         return found
 
