@@ -25,6 +25,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from deconflict import errors
 from deconflict.model import Channel, Party
 
+from .facade import FacadeDocs
 from .postgres_alerts import PostgresAlerts
 from .postgres_ledger import PostgresLedger
 from .postgres_notices import PostgresNotices
@@ -227,6 +228,7 @@ class _Tx:
         self.idempotency = _Idempotency(conn)
         self.ledger = PostgresLedger(conn)
         self.alerts = PostgresAlerts(conn)
+        self.facade = FacadeDocs(conn, "%s")
         self.tracks = PostgresTracks(conn)
 
 

@@ -232,6 +232,15 @@ class TrackRepo(Protocol):
     def clear_flags(self, kind: str, keys: Sequence[tuple[str, str, str]]) -> None: ...
 
 
+class FacadeRepo(Protocol):
+    """The ASTM F3548 facade's own documents, by kind and key (see ``store/facade.py``)."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    def put(self, kind: str, key: str, doc: dict[str, Any]) -> None: ...
+    def delete(self, kind: str, key: str) -> bool: ...
+    def all(self, kind: str) -> list[tuple[str, dict[str, Any]]]: ...
+
+
 class Transaction(Protocol):
     """The repositories of one transaction, all on the same connection."""
 
@@ -261,6 +270,9 @@ class Transaction(Protocol):
 
     @property
     def tracks(self) -> TrackRepo: ...
+
+    @property
+    def facade(self) -> FacadeRepo: ...
 
 
 class Store(Protocol):

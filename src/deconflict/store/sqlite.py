@@ -22,6 +22,7 @@ from typing import Any
 from deconflict.model import Channel, Party, Role
 
 from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
+from .facade import FacadeDocs
 from .sqlite_alerts import SqliteAlerts
 from .sqlite_ledger import SqliteLedger
 from .sqlite_rows import disclosure
@@ -481,6 +482,7 @@ class _Tx:
         self.ledger = SqliteLedger(conn)
         self.alerts = SqliteAlerts(conn)
         self.tracks = SqliteTracks(conn)
+        self.facade = FacadeDocs(conn, "?")
 
 
 def _migrations() -> list[tuple[int, str]]:
