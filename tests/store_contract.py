@@ -6,6 +6,7 @@ A backend's test module subclasses :class:`StoreContract` and provides a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -514,3 +515,24 @@ class StoreContract:
             near = tx.tracks.reports_near((34.9, 32.9, 35.1, 33.1), T0, T0 + HOUR)
             assert sorted(p.time.minute for p in near) == [1, 2]
             assert tx.tracks.flags("proximity") == {}
+
+    def test_facade_documents_by_kind_and_key(self, store: Store) -> None:
+        with store.write() as tx:
+            tx.facade.put("subscription", "s1", {"index": 0, "url": "https://a.test"})
+            tx.facade.put("subscription", "s0", {"index": 5})
+            tx.facade.put("oir", "s1", {"ovn": "x" * 16})
+            tx.facade.put("subscription", "s1", {"index": 1, "url": "https://a.test"})
+        with store.read() as tx:
+            assert tx.facade.get("subscription", "s1") == {"index": 1, "url": "https://a.test"}
+            assert tx.facade.get("oir", "s1") == {"ovn": "x" * 16}
+            assert tx.facade.get("oir", "s0") is None
+            assert [key for key, _ in tx.facade.all("subscription")] == ["s0", "s1"]
+        with contextlib.suppress(RuntimeError), store.write() as tx:
+            tx.facade.delete("subscription", "s0")
+            raise RuntimeError("rolled back")
+        with store.write() as tx:
+            assert tx.facade.get("subscription", "s0") == {"index": 5}
+            assert tx.facade.delete("subscription", "s0") is True
+            assert tx.facade.delete("subscription", "s0") is False
+        with store.read() as tx:
+            assert tx.facade.all("subscription") == [("s1", {"index": 1, "url": "https://a.test"})]

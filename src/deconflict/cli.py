@@ -103,7 +103,14 @@ def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args, host=args.host, port=args.port)
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        dss_public_keys=args.dss_public_key,
+        dss_jwks=args.dss_jwks,
+        dss_audiences=args.dss_audience,
+    )
     tls = _tls(args)
     service = _service(settings)
     scheme = "https" if tls else "http"
@@ -530,6 +537,19 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
     serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--dss-public-key",
+        action="append",
+        metavar="PEM",
+        help="accept F3548 facade tokens signed with this key (RS256 or ES256); repeatable",
+    )
+    serve.add_argument("--dss-jwks", metavar="FILE", help="accept facade tokens from this JWKS")
+    serve.add_argument(
+        "--dss-audience",
+        action="append",
+        metavar="AUD",
+        help="an aud the facade accepts, such as the service's host name; repeatable",
+    )
     serve.set_defaults(run=_serve)
 
     party = commands.add_parser("party", help="manage parties").add_subparsers(

@@ -65,6 +65,14 @@ class Settings:
     conformance_vertical_m: float = 100.0
     #: A track not reported for this long is left out of closest-approach checks.
     track_stale_s: float = 30.0
+    #: PEM public keys (paths) that sign the F3548 facade's access tokens (RS256, ES256).
+    dss_public_keys: tuple[str, ...] = ()
+    #: A JWKS file of further facade token keys; empty for none.
+    dss_jwks: str = ""
+    #: Audiences (``aud``) the facade accepts; at least one is needed once keys are given.
+    dss_audiences: tuple[str, ...] = ()
+    #: Largest area of a facade query, reference or subscription; larger answers 413.
+    dss_max_area_km2: float = 250_000.0
 
 
 _ENV = "DECONFLICT_"
@@ -99,6 +107,10 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "conformance_lateral_m": settings.conformance_lateral_m,
         "conformance_vertical_m": settings.conformance_vertical_m,
         "track_stale_s": settings.track_stale_s,
+        "dss_public_keys": ",".join(settings.dss_public_keys),
+        "dss_jwks": settings.dss_jwks,
+        "dss_audiences": ",".join(settings.dss_audiences),
+        "dss_max_area_km2": settings.dss_max_area_km2,
         "airspace_lateral_m": p.airspace.lateral_m,
         "airspace_vertical_m": p.airspace.vertical_m,
         "airspace_time_s": p.airspace.time_s,
@@ -166,13 +178,21 @@ def _build(values: dict[str, Any]) -> Settings:
         conformance_lateral_m=_positive(v["conformance_lateral_m"], "conformance_lateral_m"),
         conformance_vertical_m=_positive(v["conformance_vertical_m"], "conformance_vertical_m"),
         track_stale_s=_positive(v["track_stale_s"], "track_stale_s"),
+        dss_public_keys=_items(v["dss_public_keys"]),
+        dss_jwks=str(v["dss_jwks"]),
+        dss_audiences=_items(v["dss_audiences"]),
+        dss_max_area_km2=_positive(v["dss_max_area_km2"], "dss_max_area_km2"),
     )
 
 
-def _hosts(value: Any) -> tuple[str, ...]:
-    """Hosts as a comma-separated string (file, environment) or a list (file)."""
+def _items(value: Any) -> tuple[str, ...]:
+    """A comma-separated string (file, environment) or a list (file, flags)."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(h.strip().lower() for h in items if str(h).strip())
+    return tuple(str(h).strip() for h in items if str(h).strip())
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    return tuple(h.lower() for h in _items(value))
 
 
 def _positive(value: Any, name: str) -> float:

@@ -18,6 +18,7 @@ the exit status the CLI ends with, so one handler renders them everywhere::
     ├── Conflict                   409
     │   ├── StaleVersion
     │   └── AwarenessMissing
+    ├── PreconditionFailed         412  the caller's state forbids this (a USS marked Down)
     ├── PayloadTooLarge            413
     ├── RateLimited                429
     ├── VerificationFailed         422  a proof, signature or audit did not check out (exit 1)
@@ -46,6 +47,7 @@ __all__ = [
     "NotFinite",
     "NotFound",
     "PayloadTooLarge",
+    "PreconditionFailed",
     "RadiusNotPositive",
     "RateLimited",
     "RingNotClosed",
@@ -210,6 +212,12 @@ class StaleVersion(Conflict):
 
 class AwarenessMissing(Conflict):
     code = "awareness_missing"
+
+
+class PreconditionFailed(DeconflictError):
+    code = "precondition_failed"
+    http_status = 412
+    exit_code = 6
 
 
 class PayloadTooLarge(DeconflictError):

@@ -7,6 +7,7 @@ store keeps JSON and the core keeps typed values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,12 @@ class Awareness:
 
     seen: dict[str, int]
     strict: bool
+    #: Notices the writer need not prove it has seen (the F3548 facade waives constraints
+    #: for a USS that does not process them).
+    waived: Callable[[str], bool] | None = None
+
+    def waives(self, notice_id: str) -> bool:
+        return self.waived is not None and self.waived(notice_id)
 
 
 def _strings(value: Any, field_name: str, limit: int) -> tuple[str, ...]:

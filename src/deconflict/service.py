@@ -41,11 +41,13 @@ from deconflict.store import ConflictRecord, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
 from deconflict.tracks import TrackMonitor
 
-__all__ = ["Service"]
+__all__ = ["Outcome", "Service"]
 
 
 @dataclass
-class _Outcome:
+class Outcome:
+    """A write's answer: its status and body, and the error to raise once committed."""
+
     status: int
     body: dict[str, Any]
     error: errors.DeconflictError | None = None
@@ -69,7 +71,7 @@ class Service(Queries):
         if viewer.role is Role.AUDITOR:
             raise errors.Forbidden("an auditor may read metadata but not notify")
 
-    def _check_limits(self, tx: Transaction, notice: Notice) -> None:
+    def check_limits(self, tx: Transaction, notice: Notice) -> None:
         if notice.kind is NoticeKind.OPERATION:
             horizon = self.clock.now() + dt.timedelta(days=self.settings.max_horizon_days)
             for i, volume in enumerate(notice.volumes):
@@ -127,7 +129,7 @@ class Service(Queries):
         tx.conflicts.put_many([record for _, record in changes])
         return changes
 
-    def _admit(
+    def admit(
         self,
         tx: Transaction,
         viewer: Viewer,
@@ -136,7 +138,7 @@ class Service(Queries):
         created_at: dt.datetime | None,
         status: int,
         previous: Notice | None = None,
-    ) -> _Outcome:
+    ) -> Outcome:
         found, others = self._detect(tx, notice) if notice.in_force else ([], {})
         for other_id, other in others.items():
             if sees_in_full(viewer, other):
@@ -149,14 +151,14 @@ class Service(Queries):
         missing = [
             v["other"] | {"overlap": v["overlap"]}
             for c, v in zip(found, views, strict=True)
-            if awareness.seen.get(c.b) != c.b_version
+            if awareness.seen.get(c.b) != c.b_version and not awareness.waives(c.b)
         ]
         if awareness.strict and missing:
             self._disclose(tx, disclosures)
             error = errors.AwarenessMissing(
                 f"{len(missing)} conflicting notice(s) missing from aware_of", field="aware_of"
             )
-            return _Outcome(409, {"error": error.to_dict(), "missing": missing}, error)
+            return Outcome(409, {"error": error.to_dict(), "missing": missing}, error)
         now = self.clock.now()
         created = created_at or now
         record = NoticeRecord(
@@ -183,7 +185,7 @@ class Service(Queries):
             "conflicts": views,
             "receipt": self.ledger.receipt(tx, logged),
         }
-        return _Outcome(status, body)
+        return Outcome(status, body)
 
     def _idempotent(
         self, viewer: Viewer, key: str | None, request: tuple[Any, ...], work: Any
@@ -210,7 +212,7 @@ class Service(Queries):
                             field="Idempotency-Key",
                         )
                     return replay[1], replay[2]
-            outcome: _Outcome = work(tx)
+            outcome: Outcome = work(tx)
             # Render before committing: an answer that cannot be sent must not be applied.
             json.dumps(outcome.body, allow_nan=False)
             if key is not None and outcome.error is None:
@@ -237,9 +239,9 @@ class Service(Queries):
         )
         awareness = parse_awareness(body)
 
-        def work(tx: Transaction) -> _Outcome:
-            self._check_limits(tx, notice)
-            return self._admit(tx, viewer, notice, awareness, None, 201)
+        def work(tx: Transaction) -> Outcome:
+            self.check_limits(tx, notice)
+            return self.admit(tx, viewer, notice, awareness, None, 201)
 
         return self._idempotent(viewer, idempotency_key, ("submit", body), work)
 
@@ -274,7 +276,7 @@ class Service(Queries):
             raise errors.WrongType("the body must be a JSON object", field="body")
         awareness = parse_awareness(body)
 
-        def work(tx: Transaction) -> _Outcome:
+        def work(tx: Transaction) -> Outcome:
             record = self._owned(tx, viewer, notice_id, body.get("version"))
             notice = parse_notice(
                 body,
@@ -285,9 +287,9 @@ class Service(Queries):
             )
             if notice.kind.value != record.kind:
                 raise errors.InvalidValue("a notice's kind cannot change", field="kind")
-            self._check_limits(tx, notice)
+            self.check_limits(tx, notice)
             previous = self._load(record)
-            return self._admit(tx, viewer, notice, awareness, record.created_at, 200, previous)
+            return self.admit(tx, viewer, notice, awareness, record.created_at, 200, previous)
 
         return self._idempotent(viewer, idempotency_key, ("update", notice_id, body), work)
 
@@ -297,11 +299,11 @@ class Service(Queries):
         """Cancel a notice: a new version in state ``cancelled``; its conflicts resolve."""
         self._require_writer(viewer)
 
-        def work(tx: Transaction) -> _Outcome:
+        def work(tx: Transaction) -> Outcome:
             record = self._owned(tx, viewer, notice_id, version)
             previous = self._load(record)
             notice = replace(previous, version=record.version + 1, state=NoticeState.CANCELLED)
-            return self._admit(
+            return self.admit(
                 tx, viewer, notice, Awareness({}, False), record.created_at, 200, previous
             )
 

@@ -74,6 +74,10 @@ class NoticeViews:
                 self._cache.popitem(last=False)
         return notice
 
+    def notice_of(self, record: NoticeRecord) -> Notice:
+        """The notice a stored version holds (cached), for the facade and other callers."""
+        return self._load(record)
+
     def _detect(self, tx: Transaction, notice: Notice) -> tuple[list[Conflict], dict[str, Notice]]:
         """Filter with the index, decide with the exact screen, then describe what conflicts.
 
@@ -153,6 +157,19 @@ class NoticeViews:
             reason=reason,
             level=level,
             view=view,
+        )
+
+    def disclose(
+        self, tx: Transaction, viewer: Viewer, shown: Sequence[tuple[Notice, dict[str, Any]]]
+    ) -> None:
+        """Record, in ``tx``, that ``viewer`` was shown each of ``shown`` as a search answer."""
+        self._disclose(
+            tx,
+            [
+                self._disclosure(viewer, n, "search", view)
+                for n, view in shown
+                if n.party != viewer.party
+            ],
         )
 
     def _disclose(self, tx: Transaction, disclosures: Sequence[DisclosureRecord]) -> None:

@@ -25,6 +25,8 @@ from deconflict.alerts.webhooks import WebhookSender
 from deconflict.api import routes_accounts, routes_alerts, routes_ledger, routes_notices, schemas
 from deconflict.api.rendering import error_response
 from deconflict.console import mount_console
+from deconflict.dss import routes as routes_dss
+from deconflict.dss.facade import Facade
 from deconflict.service import Service
 
 __all__ = ["create_app"]
@@ -155,6 +157,7 @@ def create_app(service: Service) -> FastAPI:
         ),
     )
     app.state.service = service
+    app.state.facade = Facade(service)
 
     @app.exception_handler(errors.DeconflictError)
     async def _domain(request: Request, exc: errors.DeconflictError) -> JSONResponse:
@@ -230,6 +233,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_ledger.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_ledger.public)
+    app.include_router(routes_dss.router)
     mount_console(app)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
     return app

@@ -21,8 +21,8 @@ from typing import Any
 
 from deconflict.model import Channel, Party, Role
 
-from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
 from .facade import FacadeDocs
+from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
 from .sqlite_alerts import SqliteAlerts
 from .sqlite_ledger import SqliteLedger
 from .sqlite_rows import disclosure

@@ -1,0 +1,171 @@
+"""HTTP routes of the F3548 facade under ``/dss/v1``.
+
+The contract is the standard's own OpenAPI document, so these routes stay out
+of the service's ``/openapi.json``. Errors take the standard's ``ErrorResponse``
+shape, ``{"message": …}``, with the service's ``code`` and ``field`` beside it;
+invalid input is 400 as the standard documents, and too large an area 413.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from deconflict import errors
+
+from .facade import Facade
+from .tokens import Client
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dss/v1", include_in_schema=False)
+
+Work = Callable[[Facade, Client, Any], "tuple[int, dict[str, Any]] | dict[str, Any]"]
+
+
+def _status(exc: errors.DeconflictError) -> int:
+    if isinstance(exc, errors.AreaTooLarge):
+        return 413
+    if isinstance(exc, errors.InvalidInput):
+        return 400
+    return exc.http_status
+
+
+def render(exc: errors.DeconflictError) -> JSONResponse:
+    """An error in the standard's ``ErrorResponse`` shape, naming the field."""
+    body: dict[str, Any] = {
+        "message": f"{exc.field}: {exc.message}" if exc.field else exc.message,
+        "code": exc.code,
+    }
+    if exc.field:
+        body["field"] = exc.field
+    status = _status(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="dss"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("the body is not valid JSON", field="body") from None
+
+
+async def _answer(request: Request, work: Work, *, body: bool = False) -> JSONResponse:
+    facade: Facade = request.app.state.facade
+    try:
+        client = facade.tokens.verify(request.headers.get("authorization"))
+        payload = await _json(request) if body else None
+        result = await run_in_threadpool(work, facade, client, payload)
+    except errors.DeconflictError as exc:
+        return render(exc)
+    status, answer = result if isinstance(result, tuple) else (200, result)
+    return JSONResponse(answer, status_code=status)
+
+
+_OIR = "/operational_intent_references"
+_CR = "/constraint_references"
+
+
+@router.post(_OIR + "/query")
+async def query_intents(request: Request) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.query(c, "oir", b), body=True)
+
+
+@router.get(_OIR + "/{entityid}")
+async def get_intent(request: Request, entityid: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.get(c, "oir", entityid))
+
+
+@router.put(_OIR + "/{entityid}")
+async def create_intent(request: Request, entityid: str) -> JSONResponse:
+    return await _answer(
+        request, lambda f, c, b: f.put_operational_intent(c, entityid, None, b), body=True
+    )
+
+
+@router.put(_OIR + "/{entityid}/{ovn}")
+async def update_intent(request: Request, entityid: str, ovn: str) -> JSONResponse:
+    return await _answer(
+        request, lambda f, c, b: f.put_operational_intent(c, entityid, ovn, b), body=True
+    )
+
+
+@router.delete(_OIR + "/{entityid}/{ovn}")
+async def delete_intent(request: Request, entityid: str, ovn: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.delete(c, "oir", entityid, ovn))
+
+
+@router.post(_CR + "/query")
+async def query_constraints(request: Request) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.query(c, "constraint", b), body=True)
+
+
+@router.get(_CR + "/{entityid}")
+async def get_constraint(request: Request, entityid: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.get(c, "constraint", entityid))
+
+
+@router.put(_CR + "/{entityid}")
+async def create_constraint(request: Request, entityid: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.put_constraint(c, entityid, None, b), body=True)
+
+
+@router.put(_CR + "/{entityid}/{ovn}")
+async def update_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.put_constraint(c, entityid, ovn, b), body=True)
+
+
+@router.delete(_CR + "/{entityid}/{ovn}")
+async def delete_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.delete(c, "constraint", entityid, ovn))
+
+
+@router.post("/subscriptions/query")
+async def query_subscriptions(request: Request) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.query_subscriptions(c, b), body=True)
+
+
+@router.get("/subscriptions/{subscriptionid}")
+async def get_subscription(request: Request, subscriptionid: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.get_subscription(c, subscriptionid))
+
+
+@router.put("/subscriptions/{subscriptionid}")
+async def create_subscription(request: Request, subscriptionid: str) -> JSONResponse:
+    return await _answer(
+        request, lambda f, c, b: f.put_subscription(c, subscriptionid, None, b), body=True
+    )
+
+
+@router.put("/subscriptions/{subscriptionid}/{version}")
+async def update_subscription(request: Request, subscriptionid: str, version: str) -> JSONResponse:
+    return await _answer(
+        request, lambda f, c, b: f.put_subscription(c, subscriptionid, version, b), body=True
+    )
+
+
+@router.delete("/subscriptions/{subscriptionid}/{version}")
+async def delete_subscription(request: Request, subscriptionid: str, version: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.delete_subscription(c, subscriptionid, version))
+
+
+@router.post("/reports")
+async def report(request: Request) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: (201, f.report(c, b)), body=True)
+
+
+@router.get("/uss_availability/{uss_id}")
+async def get_availability(request: Request, uss_id: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, _: f.get_availability(c, uss_id))
+
+
+@router.put("/uss_availability/{uss_id}")
+async def set_availability(request: Request, uss_id: str) -> JSONResponse:
+    return await _answer(request, lambda f, c, b: f.set_availability(c, uss_id, b), body=True)

@@ -1,0 +1,817 @@
+"""The ASTM F3548-21 facade, end to end: a real server, real JWTs, the standard's contract.
+
+Every answer is checked against ``../shared/specs/astm-f3548-21-utm.yaml``
+(:mod:`tests.f3548`): its status must be documented for the operation and its
+body must match the documented schema. Each test works in its own place, so the
+tests share one server per backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from deconflict.clock import SystemClock
+from f3548 import ALL_SCOPES, Authority, Party, Uss
+from server import Server, cli, free_port, new_store
+
+SC = "utm.strategic_coordination"
+CMSA = "utm.conformance_monitoring_sa"
+CM = "utm.constraint_management"
+CP = "utm.constraint_processing"
+AA = "utm.availability_arbitration"
+
+
+@dataclass
+class Facade:
+    server: Server
+    authority: Authority
+    db: str
+    tokens: dict[str, str]  # native parties
+
+    def uss(self, sub: str, scopes: tuple[str, ...] = ALL_SCOPES, **claims: Any) -> Uss:
+        return Uss(self.server.url, self.authority.token(sub, scopes, **claims))
+
+    def native(self, party: str) -> Party:
+        return Party(self.server.url, self.tokens[party])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def facade(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Facade]:
+    folder = tmp_path_factory.mktemp("dss")
+    db = new_store(request.param, folder, request)
+    tokens = {
+        party: cli("party", "add", party, "--name", party.title(), "--db", db, *extra).strip()
+        for party, extra in (
+            ("relief", ()),
+            ("admin", ("--role", "admin")),
+            ("auditor", ("--role", "auditor")),
+        )
+    }
+    authority = Authority(folder)
+    port = free_port()
+    args = [
+        "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port),
+        "--dss-public-key", str(authority.rsa_pem),
+        "--dss-public-key", str(authority.ec_pem),
+        "--dss-audience", "localhost",
+        "--dss-audience", "dss.test",
+    ]  # fmt: skip
+    server = Server(args, port, folder / "server.log")
+    server.start()
+    try:
+        yield Facade(server, authority, db, tokens)
+    finally:
+        server.stop()
+
+
+_NOW = SystemClock().now()
+
+
+def _time(hours: float) -> dict[str, str]:
+    instant = _NOW + dt.timedelta(hours=hours)
+    return {"value": instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "format": "RFC3339"}
+
+
+def volume(
+    lon: float,
+    lat: float,
+    *,
+    radius_m: float = 2000.0,
+    hours: tuple[float, float] = (1.0, 2.0),
+    alt: tuple[float, float] = (0.0, 120.0),
+) -> dict[str, Any]:
+    return {
+        "volume": {
+            "outline_circle": {
+                "center": {"lng": lon, "lat": lat},
+                "radius": {"value": radius_m, "units": "M"},
+            },
+            "altitude_lower": {"value": alt[0], "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": alt[1], "reference": "W84", "units": "M"},
+        },
+        "time_start": _time(hours[0]),
+        "time_end": _time(hours[1]),
+    }
+
+
+def square(lon: float, lat: float, half_deg: float = 0.02) -> dict[str, Any]:
+    """A Volume4D with a polygon outline, an hour from now."""
+    vertices = [
+        {"lng": lon - half_deg, "lat": lat - half_deg},
+        {"lng": lon + half_deg, "lat": lat - half_deg},
+        {"lng": lon + half_deg, "lat": lat + half_deg},
+        {"lng": lon - half_deg, "lat": lat + half_deg},
+    ]
+    shape = volume(lon, lat)
+    shape["volume"].pop("outline_circle")
+    shape["volume"]["outline_polygon"] = {"vertices": vertices}
+    return shape
+
+
+def intent(
+    extents: list[dict[str, Any]],
+    *,
+    key: list[str] | None = None,
+    state: str = "Accepted",
+    implicit: bool = True,
+    constraints: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "extents": extents,
+        "state": state,
+        "uss_base_url": "https://uss.test/utm",
+        "key": key or [],
+    }
+    if implicit:
+        body["new_subscription"] = {
+            "uss_base_url": "https://uss.test/utm",
+            "notify_for_constraints": constraints,
+        }
+    return body | extra
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+OIR = "/operational_intent_references"
+CR = "/constraint_references"
+
+
+# --- the key and OVN flow -------------------------------------------------------------
+
+
+def test_two_uss_deconflict_through_keys_and_ovns(facade: Facade) -> None:
+    alpha, bravo = facade.uss("alpha"), facade.uss("bravo")
+    a_id, b_id = new_id(), new_id()
+
+    made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(10.0, 50.0)]))
+    assert made.status_code == 201
+    a_ref = made.json()["operational_intent_reference"]
+    assert (a_ref["manager"], a_ref["version"], a_ref["state"]) == ("alpha", 1, "Accepted")
+    a_ovn = a_ref["ovn"]
+
+    # Bravo plans over alpha's intent without proving it has seen it.
+    refused = bravo.call("PUT", f"{OIR}/{b_id}", intent([volume(10.01, 50.0)]))
+    assert refused.status_code == 409
+    missing = refused.json()["missing_operational_intents"]
+    assert [m["id"] for m in missing] == [a_id]
+    assert "ovn" not in missing[0], "an OVN is never shown to a USS that does not manage it"
+    assert refused.json()["missing_constraints"] == []
+
+    # Nothing was written: bravo's reference does not exist.
+    assert bravo.call("GET", f"{OIR}/{b_id}").status_code == 404
+    assert "ovn" not in bravo.call("GET", f"{OIR}/{a_id}").json()["operational_intent_reference"]
+    assert alpha.call("GET", f"{OIR}/{a_id}").json()["operational_intent_reference"]["ovn"] == a_ovn
+
+    # With alpha's OVN (which bravo would get from alpha, peer to peer) the write is accepted.
+    made_b = bravo.call("PUT", f"{OIR}/{b_id}", intent([volume(10.01, 50.0)], key=[a_ovn]))
+    assert made_b.status_code == 201
+    b_ovn = made_b.json()["operational_intent_reference"]["ovn"]
+
+    # Alpha's update now has to prove it knows bravo's intent.
+    changed = intent([volume(10.0, 50.0, alt=(0.0, 150.0))])
+    stale = alpha.call("PUT", f"{OIR}/{a_id}/{a_ovn}", changed)
+    assert stale.status_code == 409
+    assert [m["id"] for m in stale.json()["missing_operational_intents"]] == [b_id]
+    updated = alpha.call("PUT", f"{OIR}/{a_id}/{a_ovn}", changed | {"key": [b_ovn]})
+    assert updated.status_code == 200
+    new_ref = updated.json()["operational_intent_reference"]
+    assert new_ref["version"] == 2 and new_ref["ovn"] != a_ovn
+
+    # Bravo's key with alpha's old OVN no longer proves anything.
+    again = bravo.call("PUT", f"{OIR}/{b_id}/{b_ovn}", intent([volume(10.01, 50.0)], key=[a_ovn]))
+    assert again.status_code == 409
+    assert [m["id"] for m in again.json()["missing_operational_intents"]] == [a_id]
+
+    # The old OVN in the path is refused; only the manager may change or delete.
+    assert alpha.call("PUT", f"{OIR}/{a_id}/{a_ovn}", changed).status_code == 409
+    assert bravo.call("PUT", f"{OIR}/{a_id}/{new_ref['ovn']}", changed).status_code == 403
+    assert bravo.call("DELETE", f"{OIR}/{a_id}/{new_ref['ovn']}").status_code == 403
+    assert alpha.call("DELETE", f"{OIR}/{a_id}/{a_ovn}").status_code == 409
+
+    gone = alpha.call("DELETE", f"{OIR}/{a_id}/{new_ref['ovn']}")
+    assert gone.status_code == 200
+    assert alpha.call("GET", f"{OIR}/{a_id}").status_code == 404
+    # With alpha gone, bravo may change its intent without any key.
+    assert (
+        bravo.call("PUT", f"{OIR}/{b_id}/{b_ovn}", intent([volume(10.01, 50.0)])).status_code == 200
+    )
+
+
+def test_creating_an_existing_intent_is_refused(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    a_id = new_id()
+    assert alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(11.0, 50.0)])).status_code == 201
+    again = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(11.0, 50.0)]))
+    assert again.status_code == 409
+    assert a_id in again.json()["message"]
+
+
+def test_query_lists_every_uss_intent_with_the_ovn_only_for_its_manager(facade: Facade) -> None:
+    alpha, bravo, charlie = facade.uss("alpha"), facade.uss("bravo"), facade.uss("charlie")
+    a_id, b_id = new_id(), new_id()
+    alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(12.0, 50.0)]))
+    b_ovn = alpha.call("GET", f"{OIR}/{a_id}").json()["operational_intent_reference"]["ovn"]
+    bravo.call("PUT", f"{OIR}/{b_id}", intent([volume(12.0, 50.0)], key=[b_ovn]))
+    far = new_id()
+    alpha.call("PUT", f"{OIR}/{far}", intent([volume(12.5, 50.0)]))
+
+    found = charlie.call(
+        "POST", f"{OIR}/query", {"area_of_interest": volume(12.0, 50.0, radius_m=5000)}
+    )
+    assert found.status_code == 200
+    refs = found.json()["operational_intent_references"]
+    assert sorted(r["id"] for r in refs) == sorted([a_id, b_id])
+    assert all("ovn" not in r for r in refs)
+    mine = alpha.call(
+        "POST", f"{OIR}/query", {"area_of_interest": volume(12.0, 50.0, radius_m=5000)}
+    )
+    by_id = {r["id"]: r for r in mine.json()["operational_intent_references"]}
+    assert "ovn" in by_id[a_id] and "ovn" not in by_id[b_id]
+
+    # A later window, or a layer above, meets nothing.
+    later = volume(12.0, 50.0, radius_m=5000, hours=(3.0, 4.0))
+    assert charlie.call("POST", f"{OIR}/query", {"area_of_interest": later}).json() == {
+        "operational_intent_references": []
+    }
+    above = volume(12.0, 50.0, radius_m=5000, alt=(500.0, 600.0))
+    assert (
+        charlie.call("POST", f"{OIR}/query", {"area_of_interest": above}).json()[
+            "operational_intent_references"
+        ]
+        == []
+    )
+
+
+# --- subscriptions --------------------------------------------------------------------
+
+
+def test_subscription_notification_indices(facade: Facade) -> None:
+    watcher, alpha = facade.uss("watcher"), facade.uss("alpha")
+    s_id = new_id()
+    area = volume(13.0, 50.0, radius_m=5000, hours=(0.5, 5.0), alt=(0.0, 1000.0))
+    before = new_id()
+    alpha.call("PUT", f"{OIR}/{before}", intent([volume(13.01, 50.0)]))
+
+    made = watcher.call(
+        "PUT",
+        f"/subscriptions/{s_id}",
+        {
+            "extents": area,
+            "uss_base_url": "https://watcher.test",
+            "notify_for_operational_intents": True,
+        },
+    )
+    assert made.status_code == 200
+    sub = made.json()["subscription"]
+    assert sub["notification_index"] == 0 and not sub["implicit_subscription"]
+    assert [r["id"] for r in made.json()["operational_intent_references"]] == [before]
+
+    def index_in(answer: httpx.Response) -> int | None:
+        for subscriber in answer.json()["subscribers"]:
+            for state in subscriber["subscriptions"]:
+                if state["subscription_id"] == s_id:
+                    assert subscriber["uss_base_url"] == "https://watcher.test"
+                    return int(state["notification_index"])
+        return None
+
+    a_id = new_id()
+    created = alpha.call(
+        "PUT", f"{OIR}/{a_id}", intent([volume(13.0, 50.02, radius_m=500)], key=[])
+    )
+    assert created.status_code == 201 and index_in(created) == 1
+    ovn = created.json()["operational_intent_reference"]["ovn"]
+    moved = alpha.call(
+        "PUT", f"{OIR}/{a_id}/{ovn}", intent([volume(13.0, 50.03, radius_m=500)], implicit=False)
+    )
+    assert moved.status_code == 200 and index_in(moved) == 2
+    # Alpha's own implicit subscription is among those to notify, as the standard says.
+    own = moved.json()["operational_intent_reference"]["subscription_id"]
+    assert any(
+        s["subscription_id"] == own for x in moved.json()["subscribers"] for s in x["subscriptions"]
+    )
+
+    elsewhere = alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(14.0, 50.0)]))
+    assert elsewhere.status_code == 201 and index_in(elsewhere) is None
+
+    ovn = moved.json()["operational_intent_reference"]["ovn"]
+    deleted = alpha.call("DELETE", f"{OIR}/{a_id}/{ovn}")
+    assert deleted.status_code == 200 and index_in(deleted) == 3
+
+    got = watcher.call("GET", f"/subscriptions/{s_id}").json()["subscription"]
+    assert got["notification_index"] == 3
+    # Only its owner sees a subscription, by id or by query.
+    assert alpha.call("GET", f"/subscriptions/{s_id}").status_code == 404
+    query = {"area_of_interest": volume(13.0, 50.0)}
+    assert [
+        s["id"] for s in watcher.call("POST", "/subscriptions/query", query).json()["subscriptions"]
+    ] == [s_id]
+    assert s_id not in [
+        s["id"] for s in alpha.call("POST", "/subscriptions/query", query).json()["subscriptions"]
+    ]
+
+    # Updates and deletion follow the version; the index survives an update.
+    body = {
+        "extents": area,
+        "uss_base_url": "https://watcher.test/v2",
+        "notify_for_operational_intents": True,
+    }
+    assert watcher.call("PUT", f"/subscriptions/{s_id}/not-the-version", body).status_code == 409
+    assert watcher.call("PUT", f"/subscriptions/{s_id}", body).status_code == 409
+    updated = watcher.call("PUT", f"/subscriptions/{s_id}/{got['version']}", body)
+    assert updated.status_code == 200
+    new = updated.json()["subscription"]
+    assert new["version"] != got["version"] and new["notification_index"] == 3
+    assert new["uss_base_url"] == "https://watcher.test/v2"
+    assert alpha.call("DELETE", f"/subscriptions/{s_id}/{new['version']}").status_code == 409
+    assert watcher.call("DELETE", f"/subscriptions/{s_id}/{got['version']}").status_code == 409
+    assert watcher.call("DELETE", f"/subscriptions/{s_id}/{new['version']}").status_code == 200
+    assert watcher.call("GET", f"/subscriptions/{s_id}").status_code == 404
+
+
+def test_an_intent_keeps_its_subscription_until_deleted(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    s_id, a_id = new_id(), new_id()
+    area = volume(15.0, 50.0, radius_m=8000, hours=(0.5, 6.0), alt=(0.0, 1000.0))
+    alpha.call(
+        "PUT",
+        f"/subscriptions/{s_id}",
+        {
+            "extents": area,
+            "uss_base_url": "https://uss.test/utm",
+            "notify_for_operational_intents": True,
+        },
+    ).json()["subscription"]
+    made = alpha.call(
+        "PUT",
+        f"{OIR}/{a_id}",
+        intent([volume(15.0, 50.0)], implicit=False, subscription_id=s_id, state="Activated"),
+    )
+    assert made.status_code == 201
+    assert made.json()["operational_intent_reference"]["subscription_id"] == s_id
+    dependents = alpha.call("GET", f"/subscriptions/{s_id}").json()["subscription"]
+    assert dependents["dependent_operational_intents"] == [a_id]
+    # The subscription cannot be deleted, nor shrunk away from its intent.
+    assert alpha.call("DELETE", f"/subscriptions/{s_id}/{dependents['version']}").status_code == 400
+    small = {
+        "extents": volume(15.2, 50.0),
+        "uss_base_url": "https://uss.test/utm",
+        "notify_for_operational_intents": True,
+    }
+    shrink = alpha.call("PUT", f"/subscriptions/{s_id}/{dependents['version']}", small)
+    assert shrink.status_code == 400 and shrink.json()["field"] == "extents"
+    # An Activated intent needs a subscription; one not covering it is refused.
+    no_sub = alpha.call(
+        "PUT", f"{OIR}/{new_id()}", intent([volume(15.0, 50.0)], implicit=False, state="Activated")
+    )
+    assert no_sub.status_code == 400 and no_sub.json()["field"] == "subscription_id"
+    outside = intent([volume(16.0, 50.0)], implicit=False, subscription_id=s_id)
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", outside).status_code == 400
+
+    ovn = made.json()["operational_intent_reference"]["ovn"]
+    assert alpha.call("DELETE", f"{OIR}/{a_id}/{ovn}").status_code == 200
+    assert (
+        alpha.call("GET", f"/subscriptions/{s_id}").json()["subscription"][
+            "dependent_operational_intents"
+        ]
+        == []
+    )
+    # Sub was explicit: it outlives the intent. An implicit one goes with its intent.
+    b_id = new_id()
+    made_b = alpha.call("PUT", f"{OIR}/{b_id}", intent([volume(15.0, 50.0)]))
+    implicit_id = made_b.json()["operational_intent_reference"]["subscription_id"]
+    implicit = alpha.call("GET", f"/subscriptions/{implicit_id}").json()["subscription"]
+    assert implicit["implicit_subscription"] and implicit["dependent_operational_intents"] == [b_id]
+    alpha.call("DELETE", f"{OIR}/{b_id}/{made_b.json()['operational_intent_reference']['ovn']}")
+    assert alpha.call("GET", f"/subscriptions/{implicit_id}").status_code == 404
+
+
+# --- constraints ----------------------------------------------------------------------
+
+
+def test_constraints_count_in_the_key_only_for_a_uss_that_processes_them(facade: Facade) -> None:
+    authority, alpha = facade.uss("authority", (CM,)), facade.uss("alpha")
+    c_id = new_id()
+    made = authority.call(
+        "PUT",
+        f"{CR}/{c_id}",
+        {"extents": [volume(17.0, 50.0, radius_m=3000)], "uss_base_url": "https://caa.test"},
+    )
+    assert made.status_code == 201
+    c_ref = made.json()["constraint_reference"]
+    assert c_ref["manager"] == "authority" and "ovn" in c_ref
+
+    # A USS that does not process constraints need not name them in its key.
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(17.0, 50.0)])).status_code == 201
+    # One that does, must.
+    refused = alpha.call(
+        "PUT", f"{OIR}/{new_id()}", intent([volume(17.0, 50.01)], constraints=True)
+    )
+    assert refused.status_code == 409
+    assert [c["id"] for c in refused.json()["missing_constraints"]] == [c_id]
+    # Alpha's first intent counts too: it belongs to alpha, so it never needs proving.
+    assert refused.json()["missing_operational_intents"] == []
+    accepted = alpha.call(
+        "PUT",
+        f"{OIR}/{new_id()}",
+        intent([volume(17.0, 50.01)], constraints=True, key=[c_ref["ovn"]]),
+    )
+    assert accepted.status_code == 201
+
+    processor = facade.uss("processor", (CP,))
+    listed = processor.call("POST", f"{CR}/query", {"area_of_interest": volume(17.0, 50.0)})
+    assert [c["id"] for c in listed.json()["constraint_references"]] == [c_id]
+    assert processor.call("GET", f"{CR}/{c_id}").json()["constraint_reference"]["version"] == 1
+    # Only a constraint manager writes constraints; only its manager changes one.
+    assert (
+        processor.call(
+            "PUT",
+            f"{CR}/{new_id()}",
+            {"extents": [volume(17.0, 50.0)], "uss_base_url": "https://x.test"},
+        ).status_code
+        == 403
+    )
+    other = facade.uss("other-authority", (CM,))
+    assert other.call("DELETE", f"{CR}/{c_id}/{c_ref['ovn']}").status_code == 403
+    updated = authority.call(
+        "PUT",
+        f"{CR}/{c_id}/{c_ref['ovn']}",
+        {"extents": [volume(17.1, 50.0)], "uss_base_url": "https://caa.test"},
+    )
+    assert updated.status_code == 200 and updated.json()["constraint_reference"]["version"] == 2
+    assert (
+        authority.call(
+            "PUT",
+            f"{CR}/{c_id}",
+            {"extents": [volume(17.1, 50.0)], "uss_base_url": "https://caa.test"},
+        ).status_code
+        == 409
+    )
+    new_ovn = updated.json()["constraint_reference"]["ovn"]
+    assert authority.call("DELETE", f"{CR}/{c_id}/{new_ovn}").status_code == 200
+    assert processor.call("GET", f"{CR}/{c_id}").status_code == 404
+
+
+# --- native notices -------------------------------------------------------------------
+
+
+def _protected(lon: float, lat: float, audience: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "kind": "protected",
+        "category": "medical",
+        "volumes": [
+            {
+                "footprint": {"type": "Circle", "center": [lon, lat], "radius_m": 500},
+                "altitude": {"lower": "SFC", "upper": 300, "reference": "AGL"},
+                "time": {"start": (_NOW - dt.timedelta(days=1)).isoformat()},
+            }
+        ],
+        "audience": {"parties": audience or []},
+    }
+
+
+def test_native_notices_block_facade_writes_and_see_their_conflicts(facade: Facade) -> None:
+    relief = facade.native("relief")
+    hospital = relief.post("/v1/notices", json=_protected(19.0, 50.0))
+    assert hospital.status_code == 201, hospital.text
+    notice = hospital.json()["notice"]
+
+    alpha = facade.uss("alpha")
+    a_id = new_id()
+    refused = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(19.0, 50.01)]))
+    assert refused.status_code == 409
+    [blocking] = refused.json()["missing_constraints"]
+    assert blocking["manager"] == "relief" and blocking["version"] == notice["version"]
+    # Only the overlap's times are shown, not the place's own (which starts a day ago).
+    assert blocking["time_start"]["value"].startswith(_time(1.0)["value"][:16])
+    assert blocking["ovn"], "the service manages a native notice, so it hands over its OVN"
+
+    made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(19.0, 50.01)], key=[blocking["ovn"]]))
+    assert made.status_code == 201
+
+    # The facade's intent is an ordinary notice: relief sees the conflict, alpha's party too.
+    conflicts = relief.get("/v1/conflicts").json()
+    mine = [c for c in conflicts if c["notice"]["id"] == notice["id"]]
+    assert [c["other"]["id"] for c in mine] == [a_id]
+    assert mine[0]["other"]["party"] == "uss-alpha"
+
+    # The native place is listed to a USS only if its party is in the audience.
+    area = {"area_of_interest": volume(19.0, 50.0, radius_m=5000)}
+    assert alpha.call("POST", f"{CR}/query", area).json()["constraint_references"] == []
+    shared = relief.post("/v1/notices", json=_protected(19.02, 50.0, audience=["uss-alpha"]))
+    assert shared.status_code == 201, shared.text
+    listed = alpha.call("POST", f"{CR}/query", area).json()["constraint_references"]
+    assert [c["manager"] for c in listed] == ["relief"]
+    assert alpha.call("GET", f"{CR}/{listed[0]['id']}").status_code == 200
+    bravo = facade.uss("bravo")
+    assert bravo.call("POST", f"{CR}/query", area).json()["constraint_references"] == []
+    assert bravo.call("GET", f"{CR}/{listed[0]['id']}").status_code == 404
+
+
+def test_facade_entities_are_ledgered_and_audited(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    a_id = new_id()
+    made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(21.0, 50.0)]))
+    assert made.status_code == 201
+    auditor = facade.native("auditor")
+    meta = auditor.get(f"/v1/notices/{a_id}")
+    assert meta.status_code == 200
+    assert (meta.json()["party"], meta.json()["kind"], meta.json()["state"]) == (
+        "uss-alpha",
+        "operation",
+        "planned",
+    )
+    parties = {p["id"] for p in auditor.get("/v1/parties").json()}
+    assert "uss-alpha" in parties
+    # An admin may let a native party see every USS's entities in full.
+    admin = facade.native("admin")
+    assert admin.post("/v1/channels/f3548-uss/members", json={"party": "relief"}).status_code == 200
+    seen = facade.native("relief").get(f"/v1/notices/{a_id}")
+    assert seen.status_code == 200 and seen.json()["volumes"], seen.text
+    audit = subprocess.run(
+        [sys.executable, "-m", "deconflict", "verify", "--db", facade.db, "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+# --- availability and reports ---------------------------------------------------------
+
+
+def test_a_uss_marked_down_may_not_plan_or_delete(facade: Facade) -> None:
+    arbiter, delta = facade.uss("arbiter", (AA,)), facade.uss("delta")
+    a_id = new_id()
+    made = delta.call("PUT", f"{OIR}/{a_id}", intent([volume(23.0, 50.0)]))
+    ovn = made.json()["operational_intent_reference"]["ovn"]
+    status = arbiter.call("GET", "/uss_availability/delta").json()
+    assert status == {"status": {"uss": "delta", "availability": "Unknown"}, "version": ""}
+    down = arbiter.call(
+        "PUT", "/uss_availability/delta", {"old_version": "", "availability": "Down"}
+    )
+    assert down.status_code == 200 and down.json()["status"]["availability"] == "Down"
+    assert (
+        arbiter.call(
+            "PUT", "/uss_availability/delta", {"old_version": "", "availability": "Normal"}
+        ).status_code
+        == 400
+    )
+
+    assert delta.call("PUT", f"{OIR}/{new_id()}", intent([volume(23.5, 50.0)])).status_code == 412
+    assert delta.call("DELETE", f"{OIR}/{a_id}/{ovn}").status_code == 412
+    seen = facade.uss("echo").call("GET", f"{OIR}/{a_id}").json()["operational_intent_reference"]
+    assert seen["uss_availability"] == "Down"
+    # A Down USS may still declare its intent off-nominal.
+    assert (
+        delta.call(
+            "PUT", f"{OIR}/{a_id}/{ovn}", intent([volume(23.0, 50.0)], state="Nonconforming")
+        ).status_code
+        == 200
+    )
+
+    normal = arbiter.call(
+        "PUT",
+        "/uss_availability/delta",
+        {"old_version": down.json()["version"], "availability": "Normal"},
+    )
+    assert normal.status_code == 200
+    assert delta.call("PUT", f"{OIR}/{new_id()}", intent([volume(23.5, 50.0)])).status_code == 201
+
+
+def test_reports_are_archived_with_an_id(facade: Facade) -> None:
+    report = {
+        "exchange": {
+            "url": "https://uss.test/utm/uss/v1/operational_intents/x",
+            "method": "GET",
+            "recorder_role": "Client",
+            "request_time": _time(0),
+            "request_source": "alpha",
+            "problem": "timed out",
+        }
+    }
+    made = facade.uss("alpha").call("POST", "/reports", report)
+    assert made.status_code == 201
+    assert made.json()["report_id"] and made.json()["exchange"]["problem"] == "timed out"
+
+
+# --- authentication and scopes --------------------------------------------------------
+
+
+def test_tokens_are_checked_401_and_scopes_403(facade: Facade) -> None:
+    path = f"{OIR}/query"
+    query = {"area_of_interest": volume(25.0, 50.0)}
+    authority = facade.authority
+
+    def status(
+        token: str, call_path: str = path, body: Any = query, method: str = "POST"
+    ) -> httpx.Response:
+        return Uss(facade.server.url, token).call(method, call_path, body)
+
+    unauthenticated = [
+        "",
+        "not-a-jwt",
+        authority.token("alpha", lifetime_s=-10),  # expired
+        authority.token("alpha", lifetime_s=7200),  # more than one hour ahead
+        authority.token("alpha", aud="elsewhere.test"),
+        authority.token("alpha", drop=("sub",)),
+        authority.token("alpha", drop=("iss",)),
+        authority.token("alpha", drop=("aud",)),
+        authority.token("alpha", key=ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"),
+        jwt.encode(
+            {"sub": "alpha", "iss": "x", "aud": "localhost", "exp": 9e9},
+            "a shared secret of at least thirty-two bytes",
+            algorithm="HS256",
+        ),
+    ]
+    for token in unauthenticated:
+        answer = status(token)
+        assert answer.status_code == 401, (token, answer.text)
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert answer.json()["message"]
+    # Both algorithms and both audiences are accepted.
+    assert status(authority.token("alpha", algorithm="ES256", aud="dss.test")).status_code == 200
+
+    forbidden = [
+        (authority.token("alpha", (CP,)), path, query, "POST"),  # intents need SC or CMSA
+        (
+            authority.token("alpha", (SC,)),
+            f"{CR}/query",
+            query,
+            "POST",
+        ),  # constraints need CM or CP
+        (
+            authority.token("alpha", (CMSA,)),
+            f"{OIR}/{new_id()}",
+            intent([volume(25.0, 50.0)]),
+            "PUT",
+        ),
+        (
+            authority.token("alpha", (SC,)),
+            f"{CR}/{new_id()}",
+            {"extents": [volume(25.0, 50.0)], "uss_base_url": "https://x.test"},
+            "PUT",
+        ),
+        (
+            authority.token("alpha", (SC,)),
+            "/uss_availability/alpha",
+            {"old_version": "", "availability": "Down"},
+            "PUT",
+        ),
+        (authority.token("alpha", (CM,)), "/uss_availability/alpha", None, "GET"),
+        (authority.token("alpha", (AA,)), "/subscriptions/query", query, "POST"),
+        (
+            authority.token("alpha", (SC,)),
+            f"/subscriptions/{new_id()}",
+            {
+                "extents": volume(25.0, 50.0),
+                "uss_base_url": "https://x.test",
+                "notify_for_constraints": True,
+            },
+            "PUT",
+        ),
+    ]
+    for token, call_path, body, method in forbidden:
+        answer = status(token, call_path, body, method)
+        assert answer.status_code == 403, (call_path, answer.text)
+        assert "scope" in answer.json()["message"]
+    # Nothing a refused call asked for was made.
+    assert (
+        facade.uss("alpha").call("POST", f"{CR}/query", query).json()["constraint_references"] == []
+    )
+
+
+def test_malformed_ids_are_400(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    body = intent([volume(27.0, 50.0)])
+    v1 = str(uuid.uuid1())
+    for method, path, sent in [
+        ("GET", f"{OIR}/not-a-uuid", None),
+        ("PUT", f"{OIR}/{v1}", body),
+        ("PUT", f"{OIR}/{new_id()}/short", body),
+        ("DELETE", f"{OIR}/12345/{'x' * 20}", None),
+        ("GET", f"{CR}/{new_id()[:-1]}g", None),
+        ("GET", "/subscriptions/00000000-0000-4000-8000-000000000000", None),
+        (
+            "PUT",
+            f"/subscriptions/{v1}",
+            {
+                "extents": volume(27.0, 50.0),
+                "uss_base_url": "https://x.test",
+                "notify_for_operational_intents": True,
+            },
+        ),
+    ]:
+        answer = alpha.call(method, path, sent)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["field"] in ("entityid", "ovn", "subscriptionid"), answer.text
+
+
+def test_bad_input_is_400_naming_the_field(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    good = volume(29.0, 50.0)
+    bad_lat = json.loads(json.dumps(good))
+    bad_lat["volume"]["outline_circle"]["center"]["lat"] = 95
+    no_top = json.loads(json.dumps(good))
+    del no_top["volume"]["altitude_upper"]
+    inverted = volume(29.0, 50.0, hours=(2.0, 1.0))
+    past = volume(29.0, 50.0, hours=(-3.0, -2.0))
+    cases = [
+        ({"state": "Accepted", "uss_base_url": "https://x.test"}, "extents"),
+        (intent([bad_lat]), "extents[0].volume.outline_circle.center.lat"),
+        (intent([no_top]), "extents[0].volume.altitude_upper"),
+        (intent([inverted]), "extents[0].time_end"),
+        (intent([past]), "extents"),
+        (intent([good], state="Flying"), "state"),
+        (intent([good], state="Nonconforming"), "state"),
+        (intent([good]) | {"uss_base_url": "ftp://x"}, "uss_base_url"),
+        (intent([good]) | {"key": "not-a-list"}, "key"),
+        ([1, 2], "body"),
+    ]
+    for body, field in cases:
+        answer = alpha.call("PUT", f"{OIR}/{new_id()}", body)
+        assert answer.status_code == 400, (field, answer.text)
+        assert answer.json()["field"] == field, answer.text
+    raw = httpx.put(
+        f"{facade.server.url}/dss/v1{OIR}/{new_id()}",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {alpha.token}", "Content-Type": "application/json"},
+    )
+    assert raw.status_code == 400 and raw.json()["field"] == "body"
+    assert alpha.call("POST", f"{OIR}/query", {}).json()["field"] == "area_of_interest"
+
+
+def test_too_large_an_area_is_413(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    huge = volume(31.0, 50.0, radius_m=400_000)  # about 500,000 km², over the 250,000 limit
+    answer = alpha.call("POST", f"{OIR}/query", {"area_of_interest": huge})
+    assert answer.status_code == 413 and "km²" in answer.json()["message"]
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([huge])).status_code == 413
+    big_square = square(31.0, 50.0, half_deg=4.0)
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([big_square])).status_code == 413
+    assert alpha.call("POST", f"{CR}/query", {"area_of_interest": huge}).status_code == 413
+    assert alpha.call("POST", "/subscriptions/query", {"area_of_interest": huge}).status_code == 413
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([square(31.0, 50.0)])).status_code == 201
+
+
+# --- serving --------------------------------------------------------------------------
+
+
+def test_serve_needs_an_audience_for_its_keys(tmp_path: Path) -> None:
+    authority = Authority(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "deconflict", "serve", "--db", str(tmp_path / "s.db"),
+         "--port", str(free_port()), "--dss-public-key", str(authority.rsa_pem)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "dss_audiences" in done.stdout + done.stderr
+
+
+def test_a_jwks_key_is_picked_by_kid(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    authority = Authority(tmp_path)
+    public = jwt.algorithms.ECAlgorithm.to_jwk(authority.ec.public_key(), as_dict=True)
+    jwks = tmp_path / "keys.json"
+    jwks.write_text(json.dumps({"keys": [public | {"kid": "k1", "alg": "ES256", "use": "sig"}]}))
+    port = free_port()
+    db = new_store("sqlite", tmp_path, request)
+    args = [
+        "serve",
+        "--db",
+        db,
+        "--port",
+        str(port),
+        "--dss-jwks",
+        str(jwks),
+        "--dss-audience",
+        "localhost",
+    ]
+    server = Server(args, port, tmp_path / "server.log")
+    server.start()
+    try:
+        token = jwt.encode(
+            {"sub": "alpha", "iss": "https://auth.test", "aud": "localhost",
+             "exp": int(SystemClock().now().timestamp()) + 1800, "scope": SC},
+            authority.ec, algorithm="ES256", headers={"kid": "k1"},
+        )  # fmt: skip
+        query = {"area_of_interest": volume(33.0, 50.0)}
+        assert Uss(server.url, token).call("POST", f"{OIR}/query", query).status_code == 200
+        rsa_token = authority.token("alpha")  # signed by a key the JWKS does not hold
+        assert Uss(server.url, rsa_token).call("POST", f"{OIR}/query", query).status_code == 401
+    finally:
+        server.stop()
