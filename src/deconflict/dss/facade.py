@@ -313,8 +313,12 @@ class Facade:
         name = "operational_intent_reference" if kind == "oir" else "constraint_reference"
         with self.service.ledger.write() as tx:
             doc = tx.facade.get(kind, entity_id)
-            if doc is not None:
-                return {name: self._reference(tx, doc, client)}
+            record = tx.notices.get(entity_id) if doc is not None else None
+            if doc is not None and record is not None:
+                ref = self._reference(tx, doc, client)
+                notice = self.service.notice_of(record)
+                self.service.disclose(tx, self._viewer(tx, client), [(notice, ref)])
+                return {name: ref}
             native = notice_of_alias(entity_id)
             record = tx.notices.get(native) if native else None
             if record is not None:

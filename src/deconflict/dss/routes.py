@@ -28,23 +28,26 @@ router = APIRouter(prefix="/dss/v1", include_in_schema=False)
 Work = Callable[[Facade, Client, Any], "tuple[int, dict[str, Any]] | dict[str, Any]"]
 
 
-def _status(exc: errors.DeconflictError) -> int:
+def _status(exc: errors.DeconflictError, area_status: int) -> int:
     if isinstance(exc, errors.AreaTooLarge):
-        return 413
+        return area_status
     if isinstance(exc, errors.InvalidInput):
         return 400
     return exc.http_status
 
 
-def render(exc: errors.DeconflictError) -> JSONResponse:
-    """An error in the standard's ``ErrorResponse`` shape, naming the field."""
+def render(exc: errors.DeconflictError, area_status: int = 413) -> JSONResponse:
+    """An error in the standard's ``ErrorResponse`` shape, naming the field.
+
+    Too large an area is 413 where the standard documents it, else 400.
+    """
     body: dict[str, Any] = {
         "message": f"{exc.field}: {exc.message}" if exc.field else exc.message,
         "code": exc.code,
     }
     if exc.field:
         body["field"] = exc.field
-    status = _status(exc)
+    status = _status(exc, area_status)
     headers = {"WWW-Authenticate": 'Bearer realm="dss"'} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -57,14 +60,16 @@ async def _json(request: Request) -> Any:
         raise errors.BadRequest("the body is not valid JSON", field="body") from None
 
 
-async def _answer(request: Request, work: Work, *, body: bool = False) -> JSONResponse:
+async def _answer(
+    request: Request, work: Work, *, body: bool = False, area_status: int = 413
+) -> JSONResponse:
     facade: Facade = request.app.state.facade
     try:
         client = facade.tokens.verify(request.headers.get("authorization"))
         payload = await _json(request) if body else None
         result = await run_in_threadpool(work, facade, client, payload)
     except errors.DeconflictError as exc:
-        return render(exc)
+        return render(exc, area_status)
     status, answer = result if isinstance(result, tuple) else (200, result)
     return JSONResponse(answer, status_code=status)
 
@@ -140,14 +145,20 @@ async def get_subscription(request: Request, subscriptionid: str) -> JSONRespons
 @router.put("/subscriptions/{subscriptionid}")
 async def create_subscription(request: Request, subscriptionid: str) -> JSONResponse:
     return await _answer(
-        request, lambda f, c, b: f.put_subscription(c, subscriptionid, None, b), body=True
+        request,
+        lambda f, c, b: f.put_subscription(c, subscriptionid, None, b),
+        body=True,
+        area_status=400,
     )
 
 
 @router.put("/subscriptions/{subscriptionid}/{version}")
 async def update_subscription(request: Request, subscriptionid: str, version: str) -> JSONResponse:
     return await _answer(
-        request, lambda f, c, b: f.put_subscription(c, subscriptionid, version, b), body=True
+        request,
+        lambda f, c, b: f.put_subscription(c, subscriptionid, version, b),
+        body=True,
+        area_status=400,
     )
 
 
