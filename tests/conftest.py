@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 _ADMIN = os.environ.get("DECONFLICT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -65,3 +66,16 @@ def pg_database() -> Iterator[Callable[..., str]]:
 def pg_url(pg_database: Callable[..., str]) -> str:
     """One database for the whole run; a test that needs it empty empties it first."""
     return pg_database()
+
+
+#: Debian's Chromium, which ``scripts/test`` installs; Playwright drives it headless.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium for one test module's pages."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -42,7 +42,6 @@ from playwright.sync_api import (
     Response,
     Route,
     expect,
-    sync_playwright,
 )
 
 from deconflict.clock import SystemClock
@@ -54,7 +53,6 @@ NOTICES = {n["label"]: n for n in SCENARIO["notices"]}
 PARTY_CONTACTS = {p["id"]: p.get("contact") for p in SCENARIO["parties"]}
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "console"
 ALERT_DEADLINE_MS = 10_000
-CHROMIUM = "/usr/bin/chromium"
 
 # A point inside north-air's combat air patrol box (36.10–36.60 E, 34.40–34.80 N), about
 # 35 km from south-air's reconnaissance circle and 14 km from relief's convoy route.
@@ -120,14 +118,6 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = _start_demo(tmp_path_factory.mktemp("scratch"))
     yield running
     running.server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 # --- the page -------------------------------------------------------------------------------------

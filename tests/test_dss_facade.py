@@ -22,10 +22,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import Browser
 
 from deconflict.clock import SystemClock
 from f3548 import ALL_SCOPES, Authority, Party, Uss
 from server import Server, cli, free_port, new_store
+from test_console import Demo, console, shown
 
 SC = "utm.strategic_coordination"
 CMSA = "utm.conformance_monitoring_sa"
@@ -815,3 +817,25 @@ def test_a_jwks_key_is_picked_by_kid(tmp_path: Path, request: pytest.FixtureRequ
         assert Uss(server.url, rsa_token).call("POST", f"{OIR}/query", query).status_code == 401
     finally:
         server.stop()
+
+
+def test_the_console_shows_a_uss_intent_and_its_conflict(facade: Facade, browser: Browser) -> None:
+    relief, admin = facade.native("relief"), facade.native("admin")
+    place = relief.post("/v1/notices", json=_protected(35.0, 50.0))
+    assert place.status_code == 201, place.text
+    alpha = facade.uss("alpha")
+    a_id = new_id()
+    refused = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(35.0, 50.01)]))
+    ovn = refused.json()["missing_constraints"][0]["ovn"]
+    assert (
+        alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(35.0, 50.01)], key=[ovn])).status_code
+        == 201
+    )
+    assert admin.post("/v1/channels/f3548-uss/members", json={"party": "relief"}).status_code == 200
+    notices = relief.get("/v1/notices").json()
+    assert a_id in [n["id"] for n in notices]
+
+    with console(browser, Demo(facade.server, facade.tokens), "relief") as page:
+        assert shown(page) == len(notices)
+        items = page.get_by_test_id("conflicts").locator("li").all_inner_texts()
+        assert any(a_id in item and "uss-alpha" in item for item in items), items

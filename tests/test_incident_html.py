@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from deconflict import errors
 from deconflict.clock import FixedClock
@@ -36,7 +35,6 @@ from deconflict.service import Service
 from deconflict.store import open_store
 
 T0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
-CHROMIUM = "/usr/bin/chromium"
 SHOT = Path(__file__).resolve().parents[1] / "docs" / "incident.png"
 # Relief's convoy route runs through this point; north-air's patrol box covers it.
 CONVOY = (36.35, 34.5)
@@ -183,14 +181,6 @@ def test_a_page_without_a_report_is_refused() -> None:
 
 
 # --- the page in a browser --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def _open(browser: Browser, report: dict[str, Any], folder: Path) -> tuple[Page, list[str], str]:
