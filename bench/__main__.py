@@ -8,6 +8,7 @@ python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--sam
                        [--repeats 3] [--no-audit] [--keep DIR]
 python -m bench alerts [--rate 100] [--seconds 30]
 python -m bench tracks [--aircraft 10000] [--rounds 3]
+python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 2000] [--clients 8] [--seconds 20]
 python -m bench plot
 """
 
@@ -105,6 +106,12 @@ def main() -> None:
     track_alerts.add_argument("--aircraft", type=int, default=10_000)
     track_alerts.add_argument("--every", type=int, default=5, help="seconds between batches")
     track_alerts.add_argument("--seconds", type=float, default=30.0)
+    dss = sub.add_parser("dss", help="the F3548 facade: intent create/update/delete over HTTP")
+    dss.add_argument("--uss", type=int, default=20, help="USSs, each with its own token")
+    dss.add_argument("--subscriptions", type=int, default=10, help="subscriptions per USS")
+    dss.add_argument("--preload", type=int, default=2000, help="intents made before the run")
+    dss.add_argument("--clients", type=int, default=8, help="client processes")
+    dss.add_argument("--seconds", type=float, default=20.0)
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -141,6 +148,12 @@ def main() -> None:
         from bench.alerts import run_alerts
 
         _save("alerts", run_alerts(args.rate, args.seconds))
+    elif args.what == "dss":
+        from bench.dss import print_summary, run_dss
+
+        result = run_dss(args.uss, args.subscriptions, args.preload, args.clients, args.seconds)
+        print_summary(result)
+        _save("dss", result)
     elif args.what == "ledger":
         from bench.ledger import run_ledger
 

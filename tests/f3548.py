@@ -121,6 +121,9 @@ class Party:
     def post(self, path: str, json: Any) -> httpx.Response:
         return httpx.post(self.base + path, json=json, headers=self.headers, timeout=30.0)
 
+    def put(self, path: str, json: Any) -> httpx.Response:
+        return httpx.put(self.base + path, json=json, headers=self.headers, timeout=30.0)
+
 
 class Uss:
     """A USS client of the facade; every answer it gets is checked against the standard."""

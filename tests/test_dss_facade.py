@@ -839,3 +839,96 @@ def test_the_console_shows_a_uss_intent_and_its_conflict(facade: Facade, browser
         assert shown(page) == len(notices)
         items = page.get_by_test_id("conflicts").locator("li").all_inner_texts()
         assert any(a_id in item and "uss-alpha" in item for item in items), items
+
+
+# --- what a USS must not be able to do --------------------------------------------------
+
+
+def test_a_key_cannot_be_forged(facade: Facade) -> None:
+    relief, alpha, bravo = facade.native("relief"), facade.uss("alpha"), facade.uss("bravo")
+    a_id = new_id()
+    made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(37.0, 50.0)]))
+    assert made.status_code == 201
+    # Everything bravo can read of alpha's intent does not make its OVN.
+    forged = [f"deconflict-native:{a_id}:v1", f"{a_id}:v1:000000000000", f"{a_id}:v1:"]
+    answer = bravo.call("PUT", f"{OIR}/{new_id()}", intent([volume(37.0, 50.01)], key=forged))
+    assert answer.status_code == 409
+    # Nor what it can read of a native notice: the OVN it was shown is the only one that works.
+    place = relief.post("/v1/notices", json=_protected(37.5, 50.0)).json()["notice"]
+    guessed = [f"deconflict-native:{place['id']}:v1", "deconflict-native:" + "0" * 40]
+    over = intent([volume(37.5, 50.01)], key=guessed)
+    refused = bravo.call("PUT", f"{OIR}/{new_id()}", over)
+    assert refused.status_code == 409
+    shown = refused.json()["missing_constraints"][0]["ovn"]
+    assert shown not in guessed
+    # Once the place changes, the OVN bravo was shown proves nothing any more.
+    changed = _protected(37.5, 50.0) | {"version": place["version"]}
+    assert relief.put(f"/v1/notices/{place['id']}", json=changed).status_code == 200
+    stale = bravo.call("PUT", f"{OIR}/{new_id()}", intent([volume(37.5, 50.01)], key=[shown]))
+    assert stale.status_code == 409
+    # Odd OVNs are refused or ignored, never a server error.
+    odd = ["deconflict-native:x:v" + "9" * 5000, "deconflict-native:x:v²", "x" * 129]
+    for ovn in odd:
+        answer = bravo.call("PUT", f"{OIR}/{new_id()}", intent([volume(37.0, 50.01)], key=[ovn]))
+        assert answer.status_code in (400, 409), answer.text
+
+
+def test_going_off_nominal_needs_the_conformance_scope(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    planner = facade.uss("planner", (SC,))
+    a_id, p_id = new_id(), new_id()
+    alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(39.0, 50.0)]))
+    made = planner.call("PUT", f"{OIR}/{p_id}", intent([volume(39.1, 50.0)]))
+    ovn = made.json()["operational_intent_reference"]["ovn"]
+    # Declared Nonconforming over alpha's intent, with no key: only with the CMSA scope.
+    over = intent([volume(39.0, 50.01)], state="Nonconforming")
+    refused = planner.call("PUT", f"{OIR}/{p_id}/{ovn}", over)
+    assert refused.status_code == 403 and CMSA in refused.json()["message"]
+    monitor = facade.uss("planner", (CMSA,))
+    assert monitor.call("PUT", f"{OIR}/{p_id}/{ovn}", over).status_code == 200
+
+
+def test_a_uss_cannot_act_as_a_native_party(facade: Facade) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "deconflict", "party", "add", "uss-ops", "--name", "Ops",
+         "--db", facade.db],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "uss-" in refused.stdout + refused.stderr
+    # Another issuer's token for an enrolled sub is not that USS.
+    alpha = facade.uss("alpha")
+    assert (
+        alpha.call("POST", f"{OIR}/query", {"area_of_interest": volume(41.0, 50.0)}).status_code
+        == 200
+    )
+    other = jwt.encode(
+        {"iss": "https://other-authority.test", "sub": "alpha", "aud": "localhost",
+         "exp": int(SystemClock().now().timestamp()) + 600, "scope": SC},
+        facade.authority.rsa, algorithm="RS256",
+    )  # fmt: skip
+    impostor = Uss(facade.server.url, other)
+    answer = impostor.call("PUT", f"{OIR}/{new_id()}", intent([volume(41.0, 50.0)]))
+    assert answer.status_code == 401 and "issuer" in answer.json()["message"]
+
+
+def test_native_alias_ids_are_kept_for_native_notices(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    for alias in ("dec0f11c-0000-4abc-8def-0123456789ab", "dec0f11d-0000-4abc-8def-0123456789ab"):
+        answer = alpha.call("PUT", f"{OIR}/{alias}", intent([volume(43.0, 50.0)]))
+        assert answer.status_code == 400 and answer.json()["field"] == "entityid"
+        body = {"extents": [volume(43.0, 50.0)], "uss_base_url": "https://x.test"}
+        assert alpha.call("PUT", f"{CR}/{alias}", body).status_code == 400
+
+
+def test_a_query_of_an_intents_extents_lists_what_its_key_must_prove(facade: Facade) -> None:
+    relief, alpha = facade.native("relief"), facade.uss("alpha")
+    enrolled = alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(46.0, 50.0)]))
+    assert enrolled.status_code == 201  # so that relief can name uss-alpha in an audience
+    # A place 2.5 km beyond the intent's edge: within the 3 NM protection buffer.
+    place = relief.post("/v1/notices", json=_protected(45.0, 50.0, audience=["uss-alpha"]))
+    assert place.status_code == 201
+    extents = volume(45.0, 50.045, radius_m=2000)
+    listed = alpha.call("POST", f"{CR}/query", {"area_of_interest": extents}).json()
+    key = [c["ovn"] for c in listed["constraint_references"]]
+    assert len(key) == 1
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([extents], key=key)).status_code == 201

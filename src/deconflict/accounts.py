@@ -21,7 +21,7 @@ from deconflict.ledger.log import Ledger
 from deconflict.model import Channel, Party, Role
 from deconflict.store import Store
 
-__all__ = ["Accounts", "hash_token", "new_token"]
+__all__ = ["USS_PREFIX", "Accounts", "hash_token", "new_token"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -34,10 +34,19 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def _check_id(value: Any, field_name: str) -> str:
+#: Party ids the F3548 facade makes for USSs (``uss-<sub>``); an admin may not take one.
+USS_PREFIX = "uss-"
+
+
+def _check_id(value: Any, field_name: str, *, party: bool = False) -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise errors.InvalidValue(
             "an id is 1–64 lowercase letters, digits, '.', '_' or '-'", field=field_name
+        )
+    if party and value.startswith(USS_PREFIX):
+        raise errors.InvalidValue(
+            f"party ids starting {USS_PREFIX!r} are kept for USSs of the F3548 facade",
+            field=field_name,
         )
     return value
 
@@ -94,7 +103,7 @@ class Accounts:
     ) -> tuple[dict[str, Any], str]:
         """Create a party; returns its public record and its token (shown only now)."""
         _require_admin(viewer)
-        party_id = _check_id(party_id, "id")
+        party_id = _check_id(party_id, "id", party=True)
         name = _check_name(name)
         try:
             role = Role(role)

@@ -51,12 +51,14 @@ class Awareness:
 
     seen: dict[str, int]
     strict: bool
-    #: Notices the writer need not prove it has seen (the F3548 facade waives constraints
-    #: for a USS that does not process them).
-    waived: Callable[[str], bool] | None = None
+    #: Other proof, by notice id and version, that the writer has seen a notice, or
+    #: needs not: the F3548 facade's keys of OVNs.
+    proves: Callable[[str, int], bool] | None = None
 
-    def waives(self, notice_id: str) -> bool:
-        return self.waived is not None and self.waived(notice_id)
+    def proven(self, notice_id: str, version: int) -> bool:
+        if self.seen.get(notice_id) == version:
+            return True
+        return self.proves is not None and self.proves(notice_id, version)
 
 
 def _strings(value: Any, field_name: str, limit: int) -> tuple[str, ...]:

@@ -151,7 +151,7 @@ class Service(Queries):
         missing = [
             v["other"] | {"overlap": v["overlap"]}
             for c, v in zip(found, views, strict=True)
-            if awareness.seen.get(c.b) != c.b_version and not awareness.waives(c.b)
+            if not awareness.proven(c.b, c.b_version)
         ]
         if awareness.strict and missing:
             self._disclose(tx, disclosures)

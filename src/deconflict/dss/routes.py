@@ -8,7 +8,6 @@ invalid input is 400 as the standard documents, and too large an area 413.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +16,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from deconflict import errors
+from deconflict.api.rendering import read_json
 
 from .facade import Facade
 from .tokens import Client
 
-__all__ = ["router"]
+__all__ = ["Work", "render", "router"]
 
 router = APIRouter(prefix="/dss/v1", include_in_schema=False)
 
@@ -52,21 +52,13 @@ def render(exc: errors.DeconflictError, area_status: int = 413) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("the body is not valid JSON", field="body") from None
-
-
 async def _answer(
     request: Request, work: Work, *, body: bool = False, area_status: int = 413
 ) -> JSONResponse:
     facade: Facade = request.app.state.facade
     try:
         client = facade.tokens.verify(request.headers.get("authorization"))
-        payload = await _json(request) if body else None
+        payload = await read_json(request) if body else None
         result = await run_in_threadpool(work, facade, client, payload)
     except errors.DeconflictError as exc:
         return render(exc, area_status)
@@ -134,19 +126,19 @@ async def delete_constraint(request: Request, entityid: str, ovn: str) -> JSONRe
 
 @router.post("/subscriptions/query")
 async def query_subscriptions(request: Request) -> JSONResponse:
-    return await _answer(request, lambda f, c, b: f.query_subscriptions(c, b), body=True)
+    return await _answer(request, lambda f, c, b: f.subscriptions.query(c, b), body=True)
 
 
 @router.get("/subscriptions/{subscriptionid}")
 async def get_subscription(request: Request, subscriptionid: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, _: f.get_subscription(c, subscriptionid))
+    return await _answer(request, lambda f, c, _: f.subscriptions.get(c, subscriptionid))
 
 
 @router.put("/subscriptions/{subscriptionid}")
 async def create_subscription(request: Request, subscriptionid: str) -> JSONResponse:
     return await _answer(
         request,
-        lambda f, c, b: f.put_subscription(c, subscriptionid, None, b),
+        lambda f, c, b: f.subscriptions.put(c, subscriptionid, None, b),
         body=True,
         area_status=400,
     )
@@ -156,7 +148,7 @@ async def create_subscription(request: Request, subscriptionid: str) -> JSONResp
 async def update_subscription(request: Request, subscriptionid: str, version: str) -> JSONResponse:
     return await _answer(
         request,
-        lambda f, c, b: f.put_subscription(c, subscriptionid, version, b),
+        lambda f, c, b: f.subscriptions.put(c, subscriptionid, version, b),
         body=True,
         area_status=400,
     )
@@ -164,19 +156,21 @@ async def update_subscription(request: Request, subscriptionid: str, version: st
 
 @router.delete("/subscriptions/{subscriptionid}/{version}")
 async def delete_subscription(request: Request, subscriptionid: str, version: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, _: f.delete_subscription(c, subscriptionid, version))
+    return await _answer(
+        request, lambda f, c, _: f.subscriptions.delete(c, subscriptionid, version)
+    )
 
 
 @router.post("/reports")
 async def report(request: Request) -> JSONResponse:
-    return await _answer(request, lambda f, c, b: (201, f.report(c, b)), body=True)
+    return await _answer(request, lambda f, c, b: (201, f.availability.report(c, b)), body=True)
 
 
 @router.get("/uss_availability/{uss_id}")
 async def get_availability(request: Request, uss_id: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, _: f.get_availability(c, uss_id))
+    return await _answer(request, lambda f, c, _: f.availability.get(c, uss_id))
 
 
 @router.put("/uss_availability/{uss_id}")
 async def set_availability(request: Request, uss_id: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, b: f.set_availability(c, uss_id, b), body=True)
+    return await _answer(request, lambda f, c, b: f.availability.set(c, uss_id, b), body=True)

@@ -19,11 +19,17 @@ from deconflict.volumes import parse_instant
 
 __all__ = [
     "NULL_SUBSCRIPTION",
+    "OPEN_END",
+    "as_object",
     "check_entity_id",
+    "check_new_entity_id",
     "check_ovn",
+    "is_hashed_alias",
     "native_alias",
     "notice_of_alias",
+    "parse_extents",
     "parse_volume4d",
+    "span",
     "time_json",
 ]
 
@@ -46,6 +52,7 @@ def check_entity_id(value: str, field_name: str) -> str:
 
 
 def check_ovn(value: str) -> str:
+    """An OVN as the standard bounds it (16 to 128 characters); else 400."""
     if not 16 <= len(value) <= 128:
         raise errors.BadRequest("an OVN is 16 to 128 characters", field="ovn")
     return value
@@ -53,6 +60,16 @@ def check_ovn(value: str) -> str:
 
 _NATIVE = "dec0f11c-0000-4"
 _HASHED = "dec0f11d-"
+
+
+def check_new_entity_id(value: str) -> str:
+    """An id a USS may create an entity under: not one that names native notices."""
+    entity_id = check_entity_id(value, "entityid")
+    if entity_id.startswith((_NATIVE, _HASHED)):
+        raise errors.BadRequest(
+            "ids starting dec0f11c-0000-4 or dec0f11d- name native notices", field="entityid"
+        )
+    return entity_id
 
 
 def native_alias(notice_id: str) -> str:
@@ -68,6 +85,10 @@ def native_alias(notice_id: str) -> str:
     return f"{_HASHED}{digest[:4]}-4{digest[4:7]}-8{digest[7:10]}-{digest[10:22]}"
 
 
+def is_hashed_alias(entity_id: str) -> bool:
+    return entity_id.startswith(_HASHED)
+
+
 def notice_of_alias(entity_id: str) -> str | None:
     """The native notice a UUID from :func:`native_alias` names, when it can be told."""
     if not entity_id.startswith(_NATIVE):
@@ -80,21 +101,21 @@ def time_json(instant: dt.datetime | None) -> dict[str, str]:
     return {"value": str(format_instant(instant or OPEN_END)), "format": "RFC3339"}
 
 
-def _object(value: Any, field_name: str) -> dict[str, Any]:
+def as_object(value: Any, field_name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise errors.WrongType("expected an object", field=field_name)
     return value
 
 
 def _time(value: Any, field_name: str) -> dt.datetime:
-    obj = _object(value, field_name)
+    obj = as_object(value, field_name)
     if obj.get("format", "RFC3339") != "RFC3339":
         raise errors.InvalidValue("format must be RFC3339", field=f"{field_name}.format")
     return parse_instant(obj.get("value"), f"{field_name}.value")
 
 
 def _altitude(value: Any, field_name: str) -> float:
-    obj = _object(value, field_name)
+    obj = as_object(value, field_name)
     if obj.get("reference") != "W84":
         raise errors.InvalidValue("reference must be W84", field=f"{field_name}.reference")
     if obj.get("units") != "M":
@@ -108,7 +129,7 @@ def _altitude(value: Any, field_name: str) -> float:
 
 
 def _point(value: Any, field_name: str) -> tuple[float, float]:
-    obj = _object(value, field_name)
+    obj = as_object(value, field_name)
     lat = finite_number(obj.get("lat"), f"{field_name}.lat")
     lng = finite_number(obj.get("lng"), f"{field_name}.lng")
     if not -90.0 <= lat <= 90.0:
@@ -126,15 +147,15 @@ def _outline(volume: dict[str, Any], field_name: str, limits: GeometryLimits) ->
         )
     if disc is not None:
         where = f"{field_name}.outline_circle"
-        obj = _object(disc, where)
+        obj = as_object(disc, where)
         lon, lat = _point(obj.get("center"), f"{where}.center")
-        radius = _object(obj.get("radius"), f"{where}.radius")
+        radius = as_object(obj.get("radius"), f"{where}.radius")
         if radius.get("units") != "M":
             raise errors.InvalidValue("units must be M", field=f"{where}.radius.units")
         metres = finite_number(radius.get("value"), f"{where}.radius.value")
         return circle(lon, lat, metres, limits, where)
     where = f"{field_name}.outline_polygon"
-    vertices = _object(polygon, where).get("vertices")
+    vertices = as_object(polygon, where).get("vertices")
     if not isinstance(vertices, list) or len(vertices) < 3:
         raise errors.InvalidValue("a polygon has at least 3 vertices", field=f"{where}.vertices")
     if len(vertices) > limits.max_vertices:
@@ -155,8 +176,8 @@ def parse_volume4d(
     A missing altitude is the surface or unlimited; a missing start is the Unix
     epoch and a missing end is open.
     """
-    obj = _object(value, field_name)
-    volume = _object(obj.get("volume"), f"{field_name}.volume")
+    obj = as_object(value, field_name)
+    volume = as_object(obj.get("volume"), f"{field_name}.volume")
     footprint = _outline(volume, f"{field_name}.volume", limits)
     limits_m: list[float | None] = []
     for side in ("altitude_lower", "altitude_upper"):

@@ -1,4 +1,4 @@
-"""F3548 subscriptions as the facade keeps them: documents in the store's facade table.
+"""F3548 subscriptions: documents in the store's facade table, and their use cases.
 
 A subscription covers one or more Volume4Ds. An entity change notifies every
 subscription whose volumes meet the entity's old or new volumes and that asked
@@ -12,8 +12,10 @@ import datetime as dt
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from deconflict import errors
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import volumes_conflict
 from deconflict.geometry import GeometryLimits
@@ -22,16 +24,24 @@ from deconflict.model import Buffers, Volume
 from deconflict.store.protocols import Transaction
 from deconflict.volumes import parse_instant
 
-from .shapes import parse_volume4d, time_json
+from .references import References
+from .shapes import as_object, check_entity_id, parse_volume4d, time_json
+from .tokens import CP, SC, Client
 
 __all__ = [
     "KIND",
+    "Subscriptions",
+    "base_url",
     "covers",
+    "flag",
+    "live",
+    "meets",
     "new_id",
     "new_version",
     "notify",
     "render",
     "volumes_of",
+    "window",
 ]
 
 KIND = "subscription"
@@ -43,11 +53,34 @@ FLAG = {"oir": "notify_for_operational_intents", "constraint": "notify_for_const
 
 
 def new_id() -> str:
+    """A fresh version-4 UUID, for subscriptions and reports the facade makes."""
     return str(uuid.uuid4())
 
 
 def new_version() -> str:
+    """An opaque version for a subscription or an availability: new at every change."""
     return secrets.token_hex(8)
+
+
+def base_url(value: Any, field_name: str) -> str:
+    """A USS base URL: http(s), with no trailing '/'; else 400."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise errors.InvalidValue("a base URL is an http(s) URL", field=field_name)
+    if value.endswith("/") or len(value) > 1000:
+        raise errors.InvalidValue(
+            "a base URL has no trailing '/' and at most 1000 characters", field=field_name
+        )
+    return value
+
+
+def flag(body: dict[str, Any], key: str, field_name: str | None = None) -> bool:
+    """An optional true-or-false field, false when left out."""
+    value = body.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise errors.WrongType(f"{key} is true or false", field=field_name or key)
+    return value
 
 
 def volumes_of(doc: dict[str, Any]) -> list[Volume]:
@@ -95,6 +128,7 @@ def covers(doc: dict[str, Any], volumes: Iterable[Volume]) -> bool:
 
 
 def live(doc: dict[str, Any], now: dt.datetime) -> bool:
+    """Whether a subscription has not yet ended."""
     return parse_instant(doc["time_end"], "time_end") > now
 
 
@@ -140,3 +174,177 @@ def notify(
             {"subscription_id": key, "notification_index": doc["notification_index"]}
         )
     return [{"subscriptions": subs, "uss_base_url": url} for url, subs in sorted(groups.items())]
+
+
+#: A subscription's end when none is given: a day after its start.
+_DEFAULT_SPAN = dt.timedelta(hours=24)
+
+
+class Subscriptions:
+    """The subscription use cases: each USS reads and changes only its own."""
+
+    def __init__(self, refs: References) -> None:
+        self.refs = refs
+        self.service = refs.service
+
+    def _volume(self, body: dict[str, Any]) -> tuple[dict[str, Any], Volume]:
+        """The subscribed Volume4D with its times filled in, and it as a volume."""
+        if body.get("extents") is None:
+            raise errors.MissingField("extents is required", field="extents")
+        extents = as_object(body["extents"], "extents")
+        volume = parse_volume4d(extents, "extents", self.refs.limits, complete=False)
+        now = self.service.clock.now()
+        start = now if extents.get("time_start") is None else volume.time.start
+        end = volume.time.end or start + _DEFAULT_SPAN
+        if end <= now or end <= start:
+            raise errors.InvalidValue(
+                "the end time may not be in the past", field="extents.time_end"
+            )
+        filled = extents | {"time_start": time_json(start), "time_end": time_json(end)}
+        return filled, replace(volume, time=replace(volume.time, start=start, end=end))
+
+    def put(
+        self, client: Client, subscription_id: str, version: str | None, body: Any
+    ) -> dict[str, Any]:
+        """Create (``version`` None) or update one of the USS's subscriptions."""
+        client.require((CP,), (SC,))
+        subscription_id = check_entity_id(subscription_id, "subscriptionid")
+        body = as_object(body, "body")
+        extents, volume = self._volume(body)
+        url = base_url(body.get("uss_base_url"), "uss_base_url")
+        intents = flag(body, "notify_for_operational_intents")
+        constraints = flag(body, "notify_for_constraints")
+        if not intents and not constraints:
+            raise errors.InvalidValue(
+                "ask for notifications of operational intents, constraints or both",
+                field="notify_for_operational_intents",
+            )
+        if intents:
+            client.require((SC,))
+        if constraints:
+            client.require((CP,))
+        with self.service.ledger.write() as tx:
+            self.refs.enrol(tx, client)
+            before = self._before(tx, client, subscription_id, version)
+            doc = {
+                "id": subscription_id,
+                "manager": client.sub,
+                "party": client.party,
+                "version": new_version(),
+                "notification_index": before["notification_index"] if before else 0,
+                "extents": [extents],
+                "time_start": window([volume])[0],
+                "time_end": window([volume])[1],
+                "uss_base_url": url,
+                "notify_for_operational_intents": intents,
+                "notify_for_constraints": constraints,
+                "implicit_subscription": before["implicit_subscription"] if before else False,
+                "dependent_operational_intents": (
+                    before["dependent_operational_intents"] if before else []
+                ),
+            }
+            self._keeps_dependents(tx, doc)
+            tx.facade.put(KIND, subscription_id, doc)
+            answer: dict[str, Any] = {"subscription": render(doc)}
+            if intents:
+                answer["operational_intent_references"] = self.refs.listing(
+                    tx, client, volume, "oir"
+                )
+            if constraints:
+                answer["constraint_references"] = self.refs.listing(
+                    tx, client, volume, "constraint"
+                )
+        return answer
+
+    def _before(
+        self, tx: Transaction, client: Client, subscription_id: str, version: str | None
+    ) -> dict[str, Any] | None:
+        """The subscription a put replaces, checked: none for a create."""
+        before = tx.facade.get(KIND, subscription_id)
+        if version is None:
+            if before is not None:
+                raise errors.Conflict(
+                    f"subscription {subscription_id} exists", field="subscriptionid"
+                )
+            mine = [d for _, d in tx.facade.all(KIND) if d["manager"] == client.sub]
+            limit = self.service.settings.max_subscriptions
+            if len([d for d in mine if not d["implicit_subscription"]]) >= limit:
+                raise errors.InvalidValue(
+                    f"a USS keeps at most {limit} subscriptions (besides its intents' own)",
+                    field="subscriptionid",
+                )
+            return None
+        if before is None:
+            raise errors.Conflict(f"no subscription {subscription_id}", field="subscriptionid")
+        if before["manager"] != client.sub:
+            raise errors.Conflict("the subscription is managed by another client")
+        if before["version"] != version:
+            raise errors.StaleVersion("the version is not the current one", field="version")
+        return before
+
+    def _keeps_dependents(self, tx: Transaction, doc: dict[str, Any]) -> None:
+        """Refuse (400) a change that would leave a dependent intent unserved."""
+        for dependent in doc["dependent_operational_intents"]:
+            if not doc["notify_for_operational_intents"]:
+                raise errors.BadRequest(
+                    f"operational intent {dependent} depends on this subscription's "
+                    "notifications for operational intents",
+                    field="notify_for_operational_intents",
+                )
+            record = tx.notices.get(dependent)
+            volumes = self.service.notice_of(record).volumes if record is not None else ()
+            if not covers(doc, volumes):
+                raise errors.BadRequest(
+                    f"operational intent {dependent} depends on this subscription, which "
+                    "would no longer cover it",
+                    field="extents",
+                )
+
+    def _mine(self, tx: Transaction, client: Client, subscription_id: str) -> dict[str, Any]:
+        doc = tx.facade.get(KIND, subscription_id)
+        if doc is None or doc["manager"] != client.sub:
+            raise errors.NotFound(f"no subscription {subscription_id} of yours")
+        return doc
+
+    def get(self, client: Client, subscription_id: str) -> dict[str, Any]:
+        """One of the USS's subscriptions; another's is 404."""
+        client.require((CP,), (SC,))
+        subscription_id = check_entity_id(subscription_id, "subscriptionid")
+        with self.service.store.read() as tx:
+            return {"subscription": render(self._mine(tx, client, subscription_id))}
+
+    def query(self, client: Client, body: Any) -> dict[str, Any]:
+        """The USS's own live subscriptions that meet an area."""
+        client.require((CP,), (SC,))
+        area = self.refs.area(body)
+        now = self.service.clock.now()
+        with self.service.store.read() as tx:
+            found = [
+                render(doc)
+                for _, doc in tx.facade.all(KIND)
+                if doc["manager"] == client.sub
+                and live(doc, now)
+                and meets(volumes_of(doc), [area], self.refs.datum)
+            ]
+        return {"subscriptions": found}
+
+    def delete(self, client: Client, subscription_id: str, version: str) -> dict[str, Any]:
+        """Delete one of the USS's subscriptions, unless an intent depends on it."""
+        client.require((CP,), (SC,))
+        subscription_id = check_entity_id(subscription_id, "subscriptionid")
+        with self.service.ledger.write() as tx:
+            doc = tx.facade.get(KIND, subscription_id)
+            if doc is None:
+                raise errors.NotFound(f"no subscription {subscription_id}")
+            if doc["manager"] != client.sub:
+                raise errors.Conflict("the subscription is managed by another client")
+            if doc["version"] != version:
+                raise errors.StaleVersion("the version is not the current one", field="version")
+            if doc["dependent_operational_intents"]:
+                raise errors.BadRequest(
+                    "operational intents depend on this subscription: "
+                    + ", ".join(doc["dependent_operational_intents"]),
+                    field="subscriptionid",
+                )
+            tx.facade.delete(KIND, subscription_id)
+        return {"subscription": render(doc)}

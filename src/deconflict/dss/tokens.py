@@ -22,9 +22,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from deconflict import errors
+from deconflict.accounts import USS_PREFIX
 from deconflict.clock import Clock
 
-__all__ = ["Client", "TokenVerifier"]
+__all__ = ["AA", "CM", "CMSA", "CP", "SC", "Client", "TokenVerifier", "party_of"]
+
+#: The standard's scopes.
+SC = "utm.strategic_coordination"
+CMSA = "utm.conformance_monitoring_sa"
+CM = "utm.constraint_management"
+CP = "utm.constraint_processing"
+AA = "utm.availability_arbitration"
 
 #: A token may expire at most this far ahead (the standard's one hour), with a little
 #: allowance for the authority's clock running ahead of ours.
@@ -36,11 +44,12 @@ _PLAIN_SUB = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,59}$")
 
 @dataclass(frozen=True)
 class Client:
-    """An authenticated USS: its ``sub``, the party it acts as, and its scopes."""
+    """An authenticated USS: its ``sub``, the party it acts as, its scopes and issuer."""
 
     sub: str
     party: str
     scopes: frozenset[str]
+    issuer: str = ""
 
     def require(self, *alternatives: Sequence[str]) -> None:
         """Pass if the token holds every scope of at least one alternative, else 403."""
@@ -57,8 +66,8 @@ def party_of(sub: str) -> str:
     token can never act as one of them.
     """
     if _PLAIN_SUB.match(sub):
-        return f"uss-{sub}"
-    return "uss-" + hashlib.sha256(sub.encode("utf-8")).hexdigest()[:24]
+        return f"{USS_PREFIX}{sub}"
+    return USS_PREFIX + hashlib.sha256(sub.encode("utf-8")).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -181,4 +190,7 @@ class TokenVerifier:
             raise errors.Unauthenticated("the access token's sub is not a client id")
         if not isinstance(scope, str):
             raise errors.Unauthenticated("the access token's scope is not a string")
-        return Client(sub, party_of(sub), frozenset(scope.split()))
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str):
+            raise errors.Unauthenticated("the access token's iss is not a string")
+        return Client(sub, party_of(sub), frozenset(scope.split()), issuer)
