@@ -8,7 +8,7 @@ python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--sam
                        [--repeats 3] [--no-audit] [--keep DIR]
 python -m bench alerts [--rate 100] [--seconds 30]
 python -m bench tracks [--aircraft 10000] [--rounds 3]
-python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 2000] [--clients 8] [--seconds 20]
+python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 500] [--clients 8] [--seconds 20]
 python -m bench plot
 """
 
@@ -91,8 +91,12 @@ def main() -> None:
     tracks = sub.add_parser("tracks", help="track ingest with every check on")
     tracks.add_argument("--aircraft", type=int, default=10_000)
     tracks.add_argument("--rounds", type=int, default=3)
-    tracks.add_argument("--every", type=int, default=1,
-                        help="seconds between a party's batches (one report a second each)")
+    tracks.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="seconds between a party's batches (one report a second each)",
+    )
     concurrency = sub.add_parser(
         "concurrency", help="strict awareness with client threads across API processes"
     )
@@ -109,7 +113,12 @@ def main() -> None:
     dss = sub.add_parser("dss", help="the F3548 facade: intent create/update/delete over HTTP")
     dss.add_argument("--uss", type=int, default=20, help="USSs, each with its own token")
     dss.add_argument("--subscriptions", type=int, default=10, help="subscriptions per USS")
-    dss.add_argument("--preload", type=int, default=2000, help="intents made before the run")
+    dss.add_argument(
+        "--preload",
+        type=int,
+        default=500,
+        help="intents made before the run (each write scans them)",
+    )
     dss.add_argument("--clients", type=int, default=8, help="client processes")
     dss.add_argument("--seconds", type=float, default=20.0)
     sub.add_parser("plot", help="PNG plots from the JSON results")
@@ -122,8 +131,9 @@ def main() -> None:
     elif args.what == "http":
         from bench.http import run_http
 
-        result = run_http(args.size, args.clients, args.seconds, db_url=args.db,
-                          servers=args.servers)
+        result = run_http(
+            args.size, args.clients, args.seconds, db_url=args.db, servers=args.servers
+        )
         name = "http" if args.db is None else f"http-{result['store']}-{args.servers}p"
         _save(name, result)
     elif args.what == "rss":

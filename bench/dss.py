@@ -98,12 +98,10 @@ class _Server:
     def __init__(self, db: Path, pem: Path, log: Path) -> None:
         self.port = _free_port()
         self.log = log.open("wb")
+        serve = ["serve", "--db", str(db), "--port", str(self.port)]
+        keys = ["--dss-public-key", str(pem), "--dss-audience", AUDIENCE]
         self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "deconflict", "serve", "--db", str(db),
-                "--port", str(self.port), "--dss-public-key", str(pem),
-                "--dss-audience", AUDIENCE,
-            ],  # fmt: skip
+            [sys.executable, "-m", "deconflict", *serve, *keys],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -394,7 +392,7 @@ def _summary(rows: list[tuple[float, str, int, float, int, int]], seconds: float
 def run_dss(
     uss: int = 20,
     subscriptions: int = 10,
-    preload: int = 2000,
+    preload: int = 500,
     clients: int = 8,
     seconds: float = 20.0,
     warmup: float = 3.0,

@@ -897,10 +897,9 @@ def test_a_uss_cannot_act_as_a_native_party(facade: Facade) -> None:
     assert refused.returncode != 0 and "uss-" in refused.stdout + refused.stderr
     # Another issuer's token for an enrolled sub is not that USS.
     alpha = facade.uss("alpha")
-    assert (
-        alpha.call("POST", f"{OIR}/query", {"area_of_interest": volume(41.0, 50.0)}).status_code
-        == 200
-    )
+    a_id = new_id()
+    made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(41.5, 50.0)]))
+    assert made.status_code == 201  # alpha is enrolled, with its issuer
     other = jwt.encode(
         {"iss": "https://other-authority.test", "sub": "alpha", "aud": "localhost",
          "exp": int(SystemClock().now().timestamp()) + 600, "scope": SC},
@@ -909,6 +908,19 @@ def test_a_uss_cannot_act_as_a_native_party(facade: Facade) -> None:
     impostor = Uss(facade.server.url, other)
     answer = impostor.call("PUT", f"{OIR}/{new_id()}", intent([volume(41.0, 50.0)]))
     assert answer.status_code == 401 and "issuer" in answer.json()["message"]
+    # Nor may it read, change or delete what alpha manages.
+    ref = made.json()["operational_intent_reference"]
+    sub_id = ref["subscription_id"]
+    version = alpha.call("GET", f"/subscriptions/{sub_id}").json()["subscription"]["version"]
+    for method, path in [
+        ("GET", f"/subscriptions/{sub_id}"),
+        ("DELETE", f"/subscriptions/{sub_id}/{version}"),
+        ("DELETE", f"{OIR}/{a_id}/{ref['ovn']}"),
+        ("GET", f"{OIR}/{a_id}"),
+    ]:
+        assert impostor.call(method, path).status_code == 401, path
+    query = {"area_of_interest": volume(41.5, 50.0)}
+    assert impostor.call("POST", "/subscriptions/query", query).status_code == 401
 
 
 def test_native_alias_ids_are_kept_for_native_notices(facade: Facade) -> None:

@@ -405,6 +405,7 @@ class Facade:
         check_ovn(ovn)
         now = self.service.clock.now()
         with self.service.ledger.write() as tx:
+            self.refs.identify(tx, client)
             doc = self._owned(tx, client, kind, entity_id, ovn, errors.NotFound)
             if kind == "oir" and self._down(tx, client):
                 raise errors.PreconditionFailed(f"{client.sub} is marked Down: it may not delete")

@@ -74,7 +74,7 @@ class References:
 
     # --- identity -----------------------------------------------------------------------
 
-    def _check(self, tx: Transaction, client: Client) -> bool:
+    def identify(self, tx: Transaction, client: Client) -> bool:
         """Whether the USS is enrolled; 403 for a native party, 401 for another issuer."""
         known = tx.facade.get("uss", client.party)
         if known is None:
@@ -92,7 +92,7 @@ class References:
 
         A refused write enrols too: its disclosures name the party.
         """
-        if self._check(tx, client):
+        if self.identify(tx, client):
             return
         ledger, now = self.service.ledger, self.service.clock.now()
         unusable = hash_token(secrets.token_urlsafe(48))  # the USS signs in with JWTs only
@@ -112,7 +112,7 @@ class References:
 
     def viewer(self, tx: Transaction, client: Client) -> Viewer:
         """The USS as the rest of the service sees it: a member of ``f3548-uss``."""
-        self._check(tx, client)
+        self.identify(tx, client)
         channels = tx.channels.of_party(client.party) | {USS_CHANNEL}
         return Viewer(client.party, Role.MEMBER, channels)
 

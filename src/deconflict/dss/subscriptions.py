@@ -311,6 +311,7 @@ class Subscriptions:
         client.require((CP,), (SC,))
         subscription_id = check_entity_id(subscription_id, "subscriptionid")
         with self.service.store.read() as tx:
+            self.refs.identify(tx, client)
             return {"subscription": render(self._mine(tx, client, subscription_id))}
 
     def query(self, client: Client, body: Any) -> dict[str, Any]:
@@ -319,6 +320,7 @@ class Subscriptions:
         area = self.refs.area(body)
         now = self.service.clock.now()
         with self.service.store.read() as tx:
+            self.refs.identify(tx, client)
             found = [
                 render(doc)
                 for _, doc in tx.facade.all(KIND)
@@ -333,6 +335,7 @@ class Subscriptions:
         client.require((CP,), (SC,))
         subscription_id = check_entity_id(subscription_id, "subscriptionid")
         with self.service.ledger.write() as tx:
+            self.refs.identify(tx, client)
             doc = tx.facade.get(KIND, subscription_id)
             if doc is None:
                 raise errors.NotFound(f"no subscription {subscription_id}")
