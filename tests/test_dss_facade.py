@@ -944,3 +944,26 @@ def test_a_query_of_an_intents_extents_lists_what_its_key_must_prove(facade: Fac
     key = [c["ovn"] for c in listed["constraint_references"]]
     assert len(key) == 1
     assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([extents], key=key)).status_code == 201
+
+
+def test_a_subscription_across_the_antimeridian_is_notified(facade: Facade) -> None:
+    watcher, alpha = facade.uss("watcher"), facade.uss("alpha")
+    s_id = new_id()
+    area = volume(179.95, -17.0, radius_m=20_000, hours=(0.5, 5.0), alt=(0.0, 1000.0))
+    body = {
+        "extents": area,
+        "uss_base_url": "https://watcher.test",
+        "notify_for_operational_intents": True,
+    }
+    assert watcher.call("PUT", f"/subscriptions/{s_id}", body).status_code == 200
+    over = alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(-179.95, -17.0)], implicit=False))
+    assert over.status_code == 201
+    notified = [
+        s["subscription_id"] for x in over.json()["subscribers"] for s in x["subscriptions"]
+    ]
+    assert s_id in notified
+    later = volume(-179.95, -17.0, hours=(5.5, 6.0))
+    after = alpha.call("PUT", f"{OIR}/{new_id()}", intent([later], implicit=False))
+    assert s_id not in [
+        s["subscription_id"] for x in after.json()["subscribers"] for s in x["subscriptions"]
+    ]

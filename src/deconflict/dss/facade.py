@@ -254,9 +254,11 @@ class Facade:
             return None
         sub = dict(sub)
         if sub["implicit_subscription"]:
-            start, end = subs.window(volumes)
-            extents = list(body["extents"])
-            sub.update(extents=extents, time_start=start, time_end=end, version=subs.new_version())
+            sub.update(
+                extents=list(body["extents"]),
+                version=subs.new_version(),
+                **subs.extent_fields(volumes),
+            )
         elif not subs.covers(sub, volumes):
             raise errors.BadRequest(
                 "the subscription does not cover the operational intent's extents",

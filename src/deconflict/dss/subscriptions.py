@@ -33,6 +33,7 @@ __all__ = [
     "Subscriptions",
     "base_url",
     "covers",
+    "extent_fields",
     "flag",
     "live",
     "meets",
@@ -155,6 +156,38 @@ def window(volumes: Sequence[Volume]) -> tuple[str, str]:
     return str(format_instant(start)), str(format_instant(end))
 
 
+def extent_fields(volumes: Sequence[Volume]) -> dict[str, Any]:
+    """What a subscription keeps to screen entity changes cheaply: its span and boxes."""
+    start, end = window(volumes)
+    boxes = [list(piece) for v in volumes for piece in v.footprint.bbox.pieces()]
+    return {"time_start": start, "time_end": end, "boxes": boxes}
+
+
+def _boxes_of(volumes: Sequence[Volume]) -> list[tuple[float, float, float, float]]:
+    return [piece for v in volumes for piece in v.footprint.bbox.pieces()]
+
+
+def _may_meet(
+    doc: dict[str, Any],
+    boxes: list[tuple[float, float, float, float]],
+    start: dt.datetime,
+    end: dt.datetime | None,
+) -> bool:
+    """A conservative screen before the exact test: the spans and some boxes overlap."""
+    if parse_instant(doc["time_end"], "time_end") <= start:
+        return False
+    if end is not None and parse_instant(doc["time_start"], "time_start") >= end:
+        return False
+    kept = doc.get("boxes")
+    if kept is None:
+        return True
+    return any(
+        w <= e2 and w2 <= e and s <= n2 and s2 <= n
+        for w, s, e, n in kept
+        for w2, s2, e2, n2 in boxes
+    )
+
+
 def notify(
     tx: Transaction,
     entity_kind: str,
@@ -162,11 +195,21 @@ def notify(
     now: dt.datetime,
     datum: DatumMargins,
 ) -> list[dict[str, Any]]:
-    """Advance every subscription an entity change concerns; the F3548 ``subscribers``."""
+    """Advance every subscription an entity change concerns; the F3548 ``subscribers``.
+
+    Each subscription is screened by its kept span and boxes, and only those that
+    pass are parsed for the exact test: a write costs little per subscription.
+    """
     flag = FLAG[entity_kind]
+    boxes = _boxes_of(volumes)
+    ends = [v.time.end for v in volumes]
+    start = min(v.time.start for v in volumes)
+    end = None if None in ends else max(e for e in ends if e is not None)
     groups: dict[str, list[dict[str, Any]]] = {}
     for key, doc in tx.facade.all(KIND):
-        if not doc[flag] or not live(doc, now) or not meets(volumes_of(doc), volumes, datum):
+        if not doc[flag] or not live(doc, now) or not _may_meet(doc, boxes, start, end):
+            continue
+        if not meets(volumes_of(doc), volumes, datum):
             continue
         doc["notification_index"] += 1
         tx.facade.put(KIND, key, doc)
@@ -233,8 +276,7 @@ class Subscriptions:
                 "version": new_version(),
                 "notification_index": before["notification_index"] if before else 0,
                 "extents": [extents],
-                "time_start": window([volume])[0],
-                "time_end": window([volume])[1],
+                **extent_fields([volume]),
                 "uss_base_url": url,
                 "notify_for_operational_intents": intents,
                 "notify_for_constraints": constraints,
