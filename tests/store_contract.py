@@ -27,6 +27,7 @@ from deconflict.store import (
     Store,
     VolumeRow,
 )
+from deconflict.store.facade import Screen
 from deconflict.store.records import (
     AckRecord,
     CosignatureRecord,
@@ -536,3 +537,17 @@ class StoreContract:
             assert tx.facade.delete("subscription", "s0") is False
         with store.read() as tx:
             assert tx.facade.all("subscription") == [("s1", {"index": 1, "url": "https://a.test"})]
+
+    def test_facade_documents_are_screened_by_span_and_box(self, store: Store) -> None:
+        day = 86_400_000_000
+        with store.write() as tx:
+            tx.facade.put("sub", "near", {"n": 0}, Screen(0, day, 30.0, 32.0, 31.0, 33.0))
+            tx.facade.put("sub", "later", {"n": 0}, Screen(day, 2 * day, 30.0, 32.0, 31.0, 33.0))
+            tx.facade.put("sub", "far", {"n": 0}, Screen(0, day, 40.0, 32.0, 41.0, 33.0))
+            tx.facade.put("sub", "open", {"n": 0})  # no screen: always passes
+            tx.facade.put("sub", "near", {"n": 1})  # keeps its screen
+        probe = Screen(day // 2, day, 30.5, 32.5, 30.6, 32.6)
+        edge = Screen(day, 3 * day, 31.0, 33.0, 32.0, 34.0)  # touches "near" and "later"
+        with store.read() as tx:
+            assert tx.facade.screened("sub", probe) == [("near", {"n": 1}), ("open", {"n": 0})]
+            assert [key for key, _ in tx.facade.screened("sub", edge)] == ["later", "open"]

@@ -275,7 +275,7 @@ class Facade:
         if sub is not None:
             if entity_id not in sub["dependent_operational_intents"]:
                 sub["dependent_operational_intents"].append(entity_id)
-            tx.facade.put(subs.KIND, sub["id"], sub)
+            subs.save(tx, sub)
 
     def _release(self, tx: Transaction, entity_id: str, subscription_id: str) -> None:
         """An intent no longer depends on a subscription; an implicit one then goes."""
@@ -288,7 +288,7 @@ class Facade:
         if old["implicit_subscription"] and not old["dependent_operational_intents"]:
             tx.facade.delete(subs.KIND, subscription_id)
         else:
-            tx.facade.put(subs.KIND, subscription_id, old)
+            tx.facade.put(subs.KIND, subscription_id, old)  # keeps its screen
 
     def put_operational_intent(
         self, client: Client, entity_id: str, ovn: str | None, body: Any

@@ -21,6 +21,8 @@ from deconflict.conflicts import volumes_conflict
 from deconflict.geometry import GeometryLimits
 from deconflict.interchange import format_instant
 from deconflict.model import Buffers, Volume
+from deconflict.screen import to_micros
+from deconflict.store.facade import Screen
 from deconflict.store.protocols import Transaction
 from deconflict.volumes import parse_instant
 
@@ -41,6 +43,7 @@ __all__ = [
     "new_version",
     "notify",
     "render",
+    "save",
     "volumes_of",
     "window",
 ]
@@ -163,29 +166,25 @@ def extent_fields(volumes: Sequence[Volume]) -> dict[str, Any]:
     return {"time_start": start, "time_end": end, "boxes": boxes}
 
 
-def _boxes_of(volumes: Sequence[Volume]) -> list[tuple[float, float, float, float]]:
-    return [piece for v in volumes for piece in v.footprint.bbox.pieces()]
-
-
-def _may_meet(
-    doc: dict[str, Any],
-    boxes: list[tuple[float, float, float, float]],
-    start: dt.datetime,
-    end: dt.datetime | None,
-) -> bool:
-    """A conservative screen before the exact test: the spans and some boxes overlap."""
-    if parse_instant(doc["time_end"], "time_end") <= start:
-        return False
-    if end is not None and parse_instant(doc["time_start"], "time_start") >= end:
-        return False
-    kept = doc.get("boxes")
-    if kept is None:
-        return True
-    return any(
-        w <= e2 and w2 <= e and s <= n2 and s2 <= n
-        for w, s, e, n in kept
-        for w2, s2, e2, n2 in boxes
+def _screen(
+    boxes: Sequence[Sequence[float]], start: dt.datetime, end: dt.datetime | None
+) -> Screen:
+    """One span and one box around some boxes: the store screens on it."""
+    return Screen(
+        to_micros(start),
+        to_micros(end),
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
     )
+
+
+def save(tx: Transaction, doc: dict[str, Any]) -> None:
+    """Store a subscription with the screen its span and boxes make."""
+    start = parse_instant(doc["time_start"], "time_start")
+    end = parse_instant(doc["time_end"], "time_end")
+    tx.facade.put(KIND, doc["id"], doc, _screen(doc["boxes"], start, end))
 
 
 def notify(
@@ -197,22 +196,20 @@ def notify(
 ) -> list[dict[str, Any]]:
     """Advance every subscription an entity change concerns; the F3548 ``subscribers``.
 
-    Each subscription is screened by its kept span and boxes, and only those that
-    pass are parsed for the exact test: a write costs little per subscription.
+    The store screens subscriptions by span and box first; only those that pass
+    are parsed for the exact test, so a write costs little per subscription.
     """
     flag = FLAG[entity_kind]
-    boxes = _boxes_of(volumes)
     ends = [v.time.end for v in volumes]
-    start = min(v.time.start for v in volumes)
     end = None if None in ends else max(e for e in ends if e is not None)
+    boxes = [piece for v in volumes for piece in v.footprint.bbox.pieces()]
+    screen = _screen(boxes, min(v.time.start for v in volumes), end)
     groups: dict[str, list[dict[str, Any]]] = {}
-    for key, doc in tx.facade.all(KIND):
-        if not doc[flag] or not live(doc, now) or not _may_meet(doc, boxes, start, end):
-            continue
-        if not meets(volumes_of(doc), volumes, datum):
+    for key, doc in tx.facade.screened(KIND, screen):
+        if not doc[flag] or not live(doc, now) or not meets(volumes_of(doc), volumes, datum):
             continue
         doc["notification_index"] += 1
-        tx.facade.put(KIND, key, doc)
+        tx.facade.put(KIND, key, doc)  # keeps its screen
         groups.setdefault(doc["uss_base_url"], []).append(
             {"subscription_id": key, "notification_index": doc["notification_index"]}
         )
@@ -286,7 +283,7 @@ class Subscriptions:
                 ),
             }
             self._keeps_dependents(tx, doc)
-            tx.facade.put(KIND, subscription_id, doc)
+            save(tx, doc)
             answer: dict[str, Any] = {"subscription": render(doc)}
             if intents:
                 answer["operational_intent_references"] = self.refs.listing(

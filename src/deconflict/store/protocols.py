@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from deconflict.model import Channel, Party
 
+from .facade import Screen
 from .records import (
     AckRecord,
     AlertRecord,
@@ -236,9 +237,12 @@ class FacadeRepo(Protocol):
     """The ASTM F3548 facade's own documents, by kind and key (see ``store/facade.py``)."""
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
-    def put(self, kind: str, key: str, doc: dict[str, Any]) -> None: ...
+    def put(
+        self, kind: str, key: str, doc: dict[str, Any], screen: Screen | None = None
+    ) -> None: ...
     def delete(self, kind: str, key: str) -> bool: ...
     def all(self, kind: str) -> list[tuple[str, dict[str, Any]]]: ...
+    def screened(self, kind: str, screen: Screen) -> list[tuple[str, dict[str, Any]]]: ...
 
 
 class Transaction(Protocol):
