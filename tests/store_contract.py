@@ -92,6 +92,20 @@ class StoreContract:
             assert tx.parties.by_token_hash(b"h" * 32) is None
             found = tx.parties.by_token_hash(b"n" * 32)
             assert found is not None and found.party.id == "a"
+            assert found.token_expires_at is None
+
+    def test_a_token_expiry_is_kept_and_replaced_with_the_token(self, store: Store) -> None:
+        later = T0 + dt.timedelta(days=30, microseconds=5)
+        with store.write() as tx:
+            tx.parties.add(Party("a", "Alpha"), b"h" * 32, T0, later)
+        with store.read() as tx:
+            record = tx.parties.get("a")
+            assert record is not None and record.token_expires_at == later
+        with store.write() as tx:
+            tx.parties.set_token_hash("a", b"n" * 32, None)
+        with store.read() as tx:
+            record = tx.parties.get("a")
+            assert record is not None and record.token_expires_at is None
 
     def test_failed_write_transaction_leaves_nothing(self, store: Store) -> None:
         with pytest.raises(RuntimeError), store.write() as tx:

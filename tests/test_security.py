@@ -29,7 +29,7 @@ from deconflict.clock import FixedClock, SystemClock
 from deconflict.config import Settings
 from deconflict.service import Service
 from deconflict.store import open_store
-from server import cli, free_port
+from server import Server, cli, free_port
 
 T0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
@@ -295,3 +295,78 @@ def test_identification_is_rationed_and_operations_have_a_horizon(tmp_path: Path
             client.get("/v1/notices", params={"bbox": "34,32,36,34"}, headers=headers).json() == []
         )
     service.store.close()
+
+
+# --- token expiry ---------------------------------------------------------------------------------
+
+
+def test_tokens_expire_after_their_lifetime(tmp_path: Path) -> None:
+    path = tmp_path / "expiry.db"
+    clock = FixedClock(T0)
+    settings = Settings(db=str(path), token_lifetime_days=30)
+    service = Service(open_store(str(path)), clock, settings)
+    answer, token = service.accounts.add_party(None, "alpha", "Alpha")
+    assert answer["token_expires_at"] == "2026-07-01T12:00:00Z"
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        clock.advance(30 * 86_400 - 1)
+        me = client.get("/v1/me", headers=auth)
+        assert me.status_code == 200 and me.json()["token_expires_at"] == "2026-07-01T12:00:00Z"
+        clock.advance(1)
+        expired = client.get("/v1/me", headers=auth)
+        assert expired.status_code == 401
+        assert "expired at 2026-07-01T12:00:00Z" in expired.json()["error"]["message"]
+        # A rotation issues a token with a lifetime of its own.
+        rotated, fresh = service.accounts.rotate_token(None, "alpha")
+        assert rotated["token_expires_at"] == "2026-07-31T12:00:00Z"
+        assert client.get("/v1/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+        assert client.get("/v1/me", headers=auth).status_code == 401
+    service.store.close()
+    records = []
+    store = open_store(str(path))
+    try:
+        with store.read() as tx:
+            records = [json.loads(e.record) for e in tx.ledger.entries(0, tx.ledger.size())]
+    finally:
+        store.close()
+    rotation = [r for r in records if r["type"] == "party.token"]
+    assert rotation[0]["token_expires_at"] == "2026-07-31T12:00:00Z"
+    assert "verified" in cli("verify", "--db", str(path))
+
+
+def test_a_token_without_a_lifetime_never_expires(world: tuple[Any, dict[str, str], Path]) -> None:
+    client, tokens, _ = world
+    me = client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['alpha']}"})
+    assert me.status_code == 200 and me.json()["token_expires_at"] is None
+
+
+def test_an_expired_token_is_refused_by_a_real_server(tmp_path: Path) -> None:
+    db = str(tmp_path / "live.db")
+    config = tmp_path / "settings.toml"
+    config.write_text("[deconflict]\ntoken_lifetime_days = 0.00005\n", encoding="utf-8")  # 4.3 s
+    added = subprocess.run(
+        [sys.executable, "-m", "deconflict", "party", "add", "alpha", "--name", "Alpha",
+         "--db", db, "--config", str(config)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = added.stdout.strip()
+    assert "the token expires at" in added.stderr
+    port = free_port()
+    args = ["serve", "--db", db, "--config", str(config), "--port", str(port)]
+    server = Server(args, port, tmp_path / "server.log")
+    server.start()
+    try:
+        auth = {"Authorization": f"Bearer {token}"}
+        me = httpx.get(f"{server.url}/v1/me", headers=auth)
+        assert me.status_code == 200, me.text
+        expires = dt.datetime.fromisoformat(me.json()["token_expires_at"])
+        wait = (expires - SystemClock().now()).total_seconds()
+        assert 0 < wait <= 4.4
+        time.sleep(wait + 0.2)
+        refused = httpx.get(f"{server.url}/v1/me", headers=auth)
+        assert refused.status_code == 401 and "expired" in refused.json()["error"]["message"]
+        fresh = cli("party", "token", "alpha", "--db", db, "--config", str(config)).strip()
+        again = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {fresh}"})
+        assert again.status_code == 200
+    finally:
+        server.stop()

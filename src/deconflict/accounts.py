@@ -1,13 +1,15 @@
 """Parties, channels, roles and bearer tokens.
 
 Tokens are random, shown once, stored as SHA-256 digests and compared in
-constant time. A party may rotate its own token; an admin may rotate or revoke
-anyone's. Only admins create parties and channels or change membership. Every
+constant time. With ``token_lifetime_days``, each token stops working that
+long after it is issued. A party may rotate its own token; an admin may rotate
+or revoke anyone's. Only admins create parties and channels or change membership. Every
 administrative action, token changes included, is ledgered (never the token).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -17,6 +19,7 @@ from typing import Any
 from deconflict import errors
 from deconflict.clock import Clock
 from deconflict.disclosure import Viewer
+from deconflict.interchange import format_instant
 from deconflict.ledger.log import Ledger
 from deconflict.model import Channel, Party, Role
 from deconflict.store import Store
@@ -70,6 +73,11 @@ def _party_json(party: Party) -> dict[str, Any]:
     return {"id": party.id, "name": party.name, "role": party.role.value}
 
 
+def _expiry_json(expires: dt.datetime | None) -> dict[str, Any]:
+    """``token_expires_at`` for a token that expires; nothing for one that never does."""
+    return {} if expires is None else {"token_expires_at": format_instant(expires)}
+
+
 def _channel_json(channel: Channel) -> dict[str, Any]:
     return {"id": channel.id, "name": channel.name, "members": sorted(channel.members)}
 
@@ -77,10 +85,16 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
 class Accounts:
     """Use cases on parties and channels. ``viewer=None`` means the local operator (CLI)."""
 
-    def __init__(self, store: Store, clock: Clock, ledger: Ledger) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, ledger: Ledger, lifetime_days: float = 0.0
+    ) -> None:
         self._store = store
         self._clock = clock
         self._ledger = ledger
+        self._lifetime = dt.timedelta(days=lifetime_days) if lifetime_days > 0 else None
+
+    def _expiry(self, issued: dt.datetime) -> dt.datetime | None:
+        return None if self._lifetime is None else issued + self._lifetime
 
     def authenticate(self, token: str | None) -> Viewer:
         if not token:
@@ -90,8 +104,14 @@ class Accounts:
             record = tx.parties.by_token_hash(digest)
             if record is None or not hmac.compare_digest(record.token_hash, digest):
                 raise errors.Unauthenticated("the token is not valid")
+            expires = record.token_expires_at
+            if expires is not None and self._clock.now() >= expires:
+                raise errors.Unauthenticated(
+                    f"the token expired at {format_instant(expires)}; "
+                    f"'deconflict party token {record.party.id}' issues a new one"
+                )
             channels = tx.channels.of_party(record.party.id)
-        return Viewer(record.party.id, record.party.role, channels)
+        return Viewer(record.party.id, record.party.role, channels, expires)
 
     def add_party(
         self,
@@ -115,13 +135,15 @@ class Accounts:
             raise errors.InvalidValue("contact is a string of at most 500", field="contact")
         token = new_token()
         party = Party(party_id, name, role, contact)
+        now = self._clock.now()
+        expires = self._expiry(now)
         with self._ledger.write() as tx:
             if tx.parties.get(party_id) is not None:
                 raise errors.Conflict(f"party {party_id!r} already exists", field="id")
-            tx.parties.add(party, hash_token(token), self._clock.now())
+            tx.parties.add(party, hash_token(token), now, expires)
             logged = self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
             receipt = self._ledger.receipt(tx, logged)
-        return _party_json(party) | {"receipt": receipt}, token
+        return _party_json(party) | _expiry_json(expires) | {"receipt": receipt}, token
 
     def rotate_token(self, viewer: Viewer | None, party_id: str) -> tuple[dict[str, Any], str]:
         """A new token for a party, shown once; the old one stops working at once.
@@ -131,7 +153,8 @@ class Accounts:
         if viewer is not None and viewer.party != party_id:
             _require_admin(viewer)
         token = new_token()
-        return self._set_token(viewer, party_id, hash_token(token), "rotated"), token
+        expires = self._expiry(self._clock.now())
+        return self._set_token(viewer, party_id, hash_token(token), "rotated", expires), token
 
     def revoke_token(self, viewer: Viewer | None, party_id: str) -> dict[str, Any]:
         """Revoke a party's token (an admin): nothing authenticates as it until a rotation."""
@@ -140,16 +163,20 @@ class Accounts:
         return self._set_token(viewer, party_id, unusable, "revoked")
 
     def _set_token(
-        self, viewer: Viewer | None, party_id: str, token_hash: bytes, action: str
+        self,
+        viewer: Viewer | None,
+        party_id: str,
+        token_hash: bytes,
+        action: str,
+        expires: dt.datetime | None = None,
     ) -> dict[str, Any]:
         with self._ledger.write() as tx:
-            if not tx.parties.set_token_hash(party_id, token_hash):
+            if not tx.parties.set_token_hash(party_id, token_hash, expires):
                 raise errors.NotFound(f"no party {party_id!r}")
-            logged = self._ledger.log(
-                tx, "party.token", {"by": _by(viewer), "party": party_id, "action": action}
-            )
+            record = {"by": _by(viewer), "party": party_id, "action": action}
+            logged = self._ledger.log(tx, "party.token", record | _expiry_json(expires))
             receipt = self._ledger.receipt(tx, logged)
-        return {"id": party_id, "token": action, "receipt": receipt}
+        return {"id": party_id, "token": action} | _expiry_json(expires) | {"receipt": receipt}
 
     def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:
         """Every party's id, name and role: parties must know whom they can address."""

@@ -125,16 +125,22 @@ def _shown(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+def _print_token(answer: dict[str, Any], token: str) -> None:
+    """The token on stdout, alone, for scripts; when it expires on stderr."""
+    print(token)
+    if "token_expires_at" in answer:
+        print(f"the token expires at {answer['token_expires_at']}", file=sys.stderr)
+
+
 def _party_add(args: argparse.Namespace) -> int:
     service = _service(_settings(args))
-    _, token = service.accounts.add_party(None, args.id, args.name, args.role, args.contact)
-    print(token)
+    answer, token = service.accounts.add_party(None, args.id, args.name, args.role, args.contact)
+    _print_token(answer, token)
     return 0
 
 
 def _party_token(args: argparse.Namespace) -> int:
-    _, token = _service(_settings(args)).accounts.rotate_token(None, args.id)
-    print(token)
+    _print_token(*_service(_settings(args)).accounts.rotate_token(None, args.id))
     return 0
 
 

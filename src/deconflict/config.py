@@ -43,6 +43,8 @@ class Settings:
     checkpoint_interval_s: float = 1.0
     #: Hosts webhooks may call; none by default, so the service calls nowhere unasked.
     webhook_hosts: tuple[str, ...] = ()
+    #: Days a token works after it is issued (party add, rotation); 0 for no expiry.
+    token_lifetime_days: float = 0.0
     #: Subscriptions a party may keep at once.
     max_subscriptions: int = 20
     #: Longest wait between two attempts at a failing webhook (it doubles from 1 s).
@@ -95,6 +97,7 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "ledger_origin": settings.ledger_origin,
         "checkpoint_interval_s": settings.checkpoint_interval_s,
         "webhook_hosts": ",".join(settings.webhook_hosts),
+        "token_lifetime_days": settings.token_lifetime_days,
         "max_subscriptions": settings.max_subscriptions,
         "webhook_max_backoff_s": settings.webhook_max_backoff_s,
         "webhook_timeout_s": settings.webhook_timeout_s,
@@ -166,6 +169,7 @@ def _build(values: dict[str, Any]) -> Settings:
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
         webhook_hosts=_hosts(v["webhook_hosts"]),
+        token_lifetime_days=_not_negative(v["token_lifetime_days"], "token_lifetime_days"),
         max_subscriptions=int(v["max_subscriptions"]),
         webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
         webhook_timeout_s=_positive(v["webhook_timeout_s"], "webhook_timeout_s"),
@@ -193,6 +197,13 @@ def _items(value: Any) -> tuple[str, ...]:
 
 def _hosts(value: Any) -> tuple[str, ...]:
     return tuple(h.lower() for h in _items(value))
+
+
+def _not_negative(value: Any, name: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"{name} must be 0 or more")
+    return number
 
 
 def _positive(value: Any, name: str) -> float:

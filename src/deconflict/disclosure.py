@@ -39,6 +39,8 @@ class Viewer:
     party: str
     role: Role
     channels: frozenset[str] = frozenset()
+    #: When the token the caller used stops working; ``None`` for never.
+    token_expires_at: dt.datetime | None = None
 
 
 def sees_in_full(viewer: Viewer, notice: Notice) -> bool:

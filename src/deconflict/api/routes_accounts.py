@@ -12,6 +12,7 @@ from deconflict import errors
 from deconflict.api import schemas
 from deconflict.api.auth import Caller, service_of
 from deconflict.api.rendering import read_json
+from deconflict.interchange import format_instant
 
 __all__ = ["router"]
 
@@ -28,7 +29,13 @@ def _object(body: Any) -> dict[str, Any]:
     "/me", summary="The calling party", responses=schemas.json_response(200, "me", schemas.OBJECT)
 )
 async def me(caller: Caller) -> dict[str, Any]:
-    return {"party": caller.party, "role": caller.role.value, "channels": sorted(caller.channels)}
+    expires = caller.token_expires_at
+    return {
+        "party": caller.party,
+        "role": caller.role.value,
+        "channels": sorted(caller.channels),
+        "token_expires_at": None if expires is None else format_instant(expires),
+    }
 
 
 @router.post(

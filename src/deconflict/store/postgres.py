@@ -65,8 +65,10 @@ MIGRATION_LOCK = 0x6465636F6E666C6D
 
 
 class _Parties(Repo):
-    def add(self, p: Party, token_hash: bytes, at: dt.datetime) -> None:
-        row = (p.id, p.name, p.role.value, p.contact, token_hash, at)
+    def add(
+        self, p: Party, token_hash: bytes, at: dt.datetime, expires_at: dt.datetime | None = None
+    ) -> None:
+        row = (p.id, p.name, p.role.value, p.contact, token_hash, at, expires_at)
         self._c.execute(insert("parties", PARTY), row)
 
     def get(self, party_id: str) -> PartyRecord | None:
@@ -76,9 +78,12 @@ class _Parties(Repo):
         query = f"SELECT {PARTY} FROM parties WHERE token_hash = %s"
         return fetch_one(self._c, party, query, (token_hash,))
 
-    def set_token_hash(self, party_id: str, token_hash: bytes) -> bool:
+    def set_token_hash(
+        self, party_id: str, token_hash: bytes, expires_at: dt.datetime | None = None
+    ) -> bool:
         cur = self._c.execute(
-            "UPDATE parties SET token_hash = %s WHERE id = %s", (token_hash, party_id)
+            "UPDATE parties SET token_hash = %s, token_expires_at = %s WHERE id = %s",
+            (token_hash, expires_at, party_id),
         )
         return cur.rowcount == 1
 

@@ -91,13 +91,19 @@ def fetch_one(conn: Conn, make: Callable[..., T], query: str, params: Any = ()) 
         return cur.execute(query, params).fetchone()
 
 
-PARTY = "id, name, role, contact, token_hash, created_at"
+PARTY = "id, name, role, contact, token_hash, created_at, token_expires_at"
 
 
 def party(
-    pid: str, name: str, role: str, contact: str | None, token: bytes, at: dt.datetime
+    pid: str,
+    name: str,
+    role: str,
+    contact: str | None,
+    token: bytes,
+    at: dt.datetime,
+    expires: dt.datetime | None,
 ) -> PartyRecord:
-    return PartyRecord(Party(pid, name, Role(role), contact), token, at)
+    return PartyRecord(Party(pid, name, Role(role), contact), token, at, expires)
 
 
 NOTICE = "id, party, kind, version, state, doc, created_at, updated_at"

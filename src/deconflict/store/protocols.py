@@ -47,11 +47,19 @@ __all__ = [
 
 
 class PartyRepo(Protocol):
-    def add(self, party: Party, token_hash: bytes, at: dt.datetime) -> None: ...
+    def add(
+        self,
+        party: Party,
+        token_hash: bytes,
+        at: dt.datetime,
+        expires_at: dt.datetime | None = None,
+    ) -> None: ...
     def get(self, party_id: str) -> PartyRecord | None: ...
     def by_token_hash(self, token_hash: bytes) -> PartyRecord | None: ...
-    def set_token_hash(self, party_id: str, token_hash: bytes) -> bool:
-        """Replace a party's token (its hash); False if there is no such party."""
+    def set_token_hash(
+        self, party_id: str, token_hash: bytes, expires_at: dt.datetime | None = None
+    ) -> bool:
+        """Replace a party's token (its hash) and its expiry; False if there is no such party."""
         ...
 
     def all(self) -> list[PartyRecord]: ...

@@ -32,6 +32,8 @@ class PartyRecord:
     party: Party
     token_hash: bytes
     created_at: dt.datetime
+    #: When the party's token stops working; ``None`` for never.
+    token_expires_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

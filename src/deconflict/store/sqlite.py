@@ -57,13 +57,33 @@ class _Parties:
         if row is None:
             return None
         party = Party(row["id"], row["name"], Role(row["role"]), row["contact"])
-        return PartyRecord(party, bytes(row["token_hash"]), _instant(row["created_at"]))
+        expires = row["token_expires_at"]
+        return PartyRecord(
+            party,
+            bytes(row["token_hash"]),
+            _instant(row["created_at"]),
+            None if expires is None else _instant(expires),
+        )
 
-    def add(self, party: Party, token_hash: bytes, at: dt.datetime) -> None:
+    def add(
+        self,
+        party: Party,
+        token_hash: bytes,
+        at: dt.datetime,
+        expires_at: dt.datetime | None = None,
+    ) -> None:
         self._c.execute(
-            "INSERT INTO parties (id, name, role, contact, token_hash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (party.id, party.name, party.role.value, party.contact, token_hash, _ts(at)),
+            "INSERT INTO parties (id, name, role, contact, token_hash, created_at,"
+            " token_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                party.id,
+                party.name,
+                party.role.value,
+                party.contact,
+                token_hash,
+                _ts(at),
+                None if expires_at is None else _ts(expires_at),
+            ),
         )
 
     def get(self, party_id: str) -> PartyRecord | None:
@@ -77,9 +97,12 @@ class _Parties:
         ).fetchone()
         return self._record(row)
 
-    def set_token_hash(self, party_id: str, token_hash: bytes) -> bool:
+    def set_token_hash(
+        self, party_id: str, token_hash: bytes, expires_at: dt.datetime | None = None
+    ) -> bool:
         cur = self._c.execute(
-            "UPDATE parties SET token_hash = ? WHERE id = ?", (token_hash, party_id)
+            "UPDATE parties SET token_hash = ?, token_expires_at = ? WHERE id = ?",
+            (token_hash, None if expires_at is None else _ts(expires_at), party_id),
         )
         return cur.rowcount == 1
 
