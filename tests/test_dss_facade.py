@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -967,3 +968,26 @@ def test_a_subscription_across_the_antimeridian_is_notified(facade: Facade) -> N
     assert s_id not in [
         s["subscription_id"] for x in after.json()["subscribers"] for s in x["subscriptions"]
     ]
+
+
+def test_the_demo_gives_a_uss_token_and_its_hospital_blocks_an_intent(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "demo.db"
+    server = Server(["demo", "--port", str(port), "--db", str(db)], port, tmp_path / "demo.log")
+    server.start()
+    try:
+        exported = dict(
+            re.findall(r"^export (\w+)=(\S+)$", (tmp_path / "tokens.env").read_text(), re.M)
+        )
+        assert "drone-uss" in server.output() and (tmp_path / "dss-authority.pem").exists()
+        uss = Uss(server.url, exported["DSS_TOKEN"])
+        over_hospital = volume(36.72, 34.74, radius_m=1500, alt=(300.0, 450.0))
+        a_id = new_id()
+        refused = uss.call("PUT", f"{OIR}/{a_id}", intent([over_hospital]))
+        assert refused.status_code == 409
+        [hospital] = refused.json()["missing_constraints"]
+        assert hospital["manager"] == "relief"
+        made = uss.call("PUT", f"{OIR}/{a_id}", intent([over_hospital], key=[hospital["ovn"]]))
+        assert made.status_code == 201
+    finally:
+        server.stop()

@@ -172,14 +172,22 @@ def _channel_join(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from deconflict.demo import incident_command, load_scenario, seed
+    from deconflict.demo import TestAuthority, incident_command, load_scenario, seed
 
     folder = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="deconflict-demo-"))
     db = args.db or str(folder / "demo.db")
     if Path(db).exists():
         raise errors.InvalidValue(f"{db} exists; the demo starts from a fresh store", field="db")
     scenario = load_scenario()
-    settings = load_settings(None, db=db, host=args.host, port=args.port)
+    authority = TestAuthority(Path(db).parent)
+    settings = load_settings(
+        None,
+        db=db,
+        host=args.host,
+        port=args.port,
+        dss_public_keys=[str(authority.public_pem)],
+        dss_audiences=["localhost", args.host],
+    )
     terrain = scenario.get("settings", {})
     datum = replace(settings.policy.datum, **{k: float(v) for k, v in terrain.items()})
     settings = replace(settings, policy=replace(settings.policy, datum=datum))
@@ -193,14 +201,18 @@ def _demo(args: argparse.Namespace) -> int:
     print("  Tokens (send as 'Authorization: Bearer <token>'):")
     for p in parties:
         print(f"    {p.id:<15} {p.role:<8} {p.token}")
+    uss_token = authority.token("drone-uss", "localhost", service.clock.now())
     env = Path(db).parent / "tokens.env"
     env.write_text(
         "".join(f"export {p.id.upper().replace('-', '_')}={p.token}\n" for p in parties)
+        + f"export DSS_TOKEN={uss_token}\n"
         + f"export DECONFLICT={base}\n",
         encoding="utf-8",
     )
     env.chmod(0o600)
     print(f"  The same tokens as shell variables: source {env}")
+    print(f"  ASTM F3548 USS API at {base}/dss/v1: the USS 'drone-uss' has a one-hour token,")
+    print(f"    DSS_TOKEN in {env.name}, signed by the test authority {authority.public_pem}")
     print("  A near miss by the hospital in Hama was just reported; review it with")
     print(f"    {incident_command(scenario, db, service.clock.now())}")
     print("Press Ctrl+C to stop.", flush=True)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from deconflict.disclosure import Viewer
 from deconflict.interchange import format_instant
 from deconflict.model import Role
 from deconflict.service import Service
 
-__all__ = ["DemoParty", "incident_command", "load_scenario", "seed"]
+__all__ = ["DemoParty", "TestAuthority", "incident_command", "load_scenario", "seed"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,53 @@ def _fly(service: Service, scenario: dict[str, Any], parties: list[DemoParty]) -
         service.tracks.ingest(
             Viewer(viewer.party, Role(viewer.role), viewer.channels), {"reports": reports}
         )
+
+
+class TestAuthority:
+    """A token authority for the demo's F3548 facade: a P-256 key made in the demo folder.
+
+    The public half is given to the service (``dss_public_keys``); the private half
+    stays beside the store, so a USS token can be minted again after the hour.
+    """
+
+    SCOPES = (
+        "utm.strategic_coordination",
+        "utm.constraint_management",
+        "utm.constraint_processing",
+        "utm.conformance_monitoring_sa",
+        "utm.availability_arbitration",
+    )
+
+    def __init__(self, folder: Path) -> None:
+        self.private_pem = folder / "dss-authority-key.pem"
+        self.public_pem = folder / "dss-authority.pem"
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.private_pem.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        self.private_pem.chmod(0o600)
+        self.public_pem.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        self._key = key
+
+    def token(self, sub: str, audience: str, now: dt.datetime) -> str:
+        """An access token for ``sub`` with every scope, valid for one hour."""
+        claims = {
+            "iss": "https://demo-authority.invalid",
+            "sub": sub,
+            "aud": audience,
+            "exp": int(now.timestamp()) + 3600,
+            "jti": str(uuid.uuid4()),
+            "scope": " ".join(self.SCOPES),
+        }
+        return jwt.encode(claims, self._key, algorithm="ES256")
 
 
 def incident_command(scenario: dict[str, Any], db: str, at: dt.datetime) -> str:
