@@ -991,3 +991,32 @@ def test_the_demo_gives_a_uss_token_and_its_hospital_blocks_an_intent(tmp_path: 
         assert made.status_code == 201
     finally:
         server.stop()
+
+
+def test_reads_are_rationed_per_uss(tmp_path: Path) -> None:
+    authority = Authority(tmp_path)
+    config = tmp_path / "settings.toml"
+    config.write_text("[deconflict]\ndss_reads_per_minute = 3\n", encoding="utf-8")
+    port = free_port()
+    args = [
+        "serve", "--db", str(tmp_path / "s.db"), "--config", str(config), "--port", str(port),
+        "--dss-public-key", str(authority.rsa_pem), "--dss-audience", "localhost",
+    ]  # fmt: skip
+    server = Server(args, port, tmp_path / "server.log")
+    server.start()
+    try:
+        alpha, bravo = (Uss(server.url, authority.token(sub)) for sub in ("alpha", "bravo"))
+        query = {"area_of_interest": volume(10.0, 10.0)}
+        assert [alpha.call("POST", f"{OIR}/query", query).status_code for _ in range(3)] == [
+            200
+        ] * 3
+        refused = alpha.call("GET", f"{OIR}/{new_id()}")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert alpha.call("POST", "/subscriptions/query", query).status_code == 429
+        # Another USS has its own ration; writes are not rationed.
+        assert bravo.call("POST", f"{CR}/query", query).status_code == 200
+        assert (
+            alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(10.0, 10.0)])).status_code == 201
+        )
+    finally:
+        server.stop()

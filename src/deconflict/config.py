@@ -75,6 +75,8 @@ class Settings:
     dss_audiences: tuple[str, ...] = ()
     #: Largest area of a facade query, reference or subscription; larger answers 413.
     dss_max_area_km2: float = 250_000.0
+    #: Facade reads (queries and gets) per USS per minute; each one is recorded.
+    dss_reads_per_minute: int = 600
 
 
 _ENV = "DECONFLICT_"
@@ -114,6 +116,7 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "dss_jwks": settings.dss_jwks,
         "dss_audiences": ",".join(settings.dss_audiences),
         "dss_max_area_km2": settings.dss_max_area_km2,
+        "dss_reads_per_minute": settings.dss_reads_per_minute,
         "airspace_lateral_m": p.airspace.lateral_m,
         "airspace_vertical_m": p.airspace.vertical_m,
         "airspace_time_s": p.airspace.time_s,
@@ -186,6 +189,7 @@ def _build(values: dict[str, Any]) -> Settings:
         dss_jwks=str(v["dss_jwks"]),
         dss_audiences=_items(v["dss_audiences"]),
         dss_max_area_km2=_positive(v["dss_max_area_km2"], "dss_max_area_km2"),
+        dss_reads_per_minute=int(v["dss_reads_per_minute"]),
     )
 
 

@@ -89,6 +89,7 @@ class Facade:
         """``POST …/query``: the references of ``kind`` ("oir" or "constraint") in an area."""
         _read_scopes(client, kind)
         area = self.refs.area(body)
+        self.refs.ration(client)
         with self.service.ledger.write() as tx:  # what is shown is recorded
             refs = self.refs.listing(tx, client, area, kind)
         return {f"{_NAMES[kind]}s": refs}
@@ -98,6 +99,7 @@ class Facade:
         _read_scopes(client, kind)
         entity_id = check_entity_id(entity_id, "entityid")
         name = _NAMES[kind]
+        self.refs.ration(client)
         with self.service.ledger.write() as tx:
             viewer = self.refs.viewer(tx, client)
             doc = tx.facade.get(kind, entity_id)

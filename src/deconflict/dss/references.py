@@ -27,6 +27,7 @@ from deconflict.conflicts import conflict_kind, volumes_conflict
 from deconflict.disclosure import Viewer, sees_in_full
 from deconflict.model import Buffers, Channel, Notice, NoticeKind, NoticeState, Party, Role, Volume
 from deconflict.notices import Awareness
+from deconflict.ratelimit import RateLimiter
 from deconflict.service import Service
 from deconflict.store import Extent
 from deconflict.store.protocols import Transaction
@@ -62,6 +63,11 @@ class References:
         self.datum = settings.policy.datum
         #: The facade's own bound on areas, for queries, entities and subscriptions.
         self.limits = replace(settings.limits, max_area_km2=settings.dss_max_area_km2)
+        self._reads = RateLimiter(settings.dss_reads_per_minute, service.clock)
+
+    def ration(self, client: Client) -> None:
+        """Spend one of the USS's reads a minute, or 429: each read takes the write lock."""
+        self._reads.take(client.party)
 
     def area(self, body: Any) -> Volume:
         """The ``area_of_interest`` of a query body."""

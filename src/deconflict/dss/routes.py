@@ -48,7 +48,12 @@ def render(exc: errors.DeconflictError, area_status: int = 413) -> JSONResponse:
     if exc.field:
         body["field"] = exc.field
     status = _status(exc, area_status)
-    headers = {"WWW-Authenticate": 'Bearer realm="dss"'} if status == 401 else None
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="dss"'
+    retry = exc.extra.get("retry_after")
+    if retry is not None:
+        headers["Retry-After"] = str(max(1, round(retry)))
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -357,6 +357,7 @@ class Subscriptions:
         """The USS's own live subscriptions that meet an area."""
         client.require((CP,), (SC,))
         area = self.refs.area(body)
+        self.refs.ration(client)
         now = self.service.clock.now()
         with self.service.store.read() as tx:
             self.refs.identify(tx, client)
