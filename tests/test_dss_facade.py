@@ -1007,6 +1007,18 @@ def test_reads_are_rationed_per_uss(tmp_path: Path) -> None:
     try:
         alpha, bravo = (Uss(server.url, authority.token(sub)) for sub in ("alpha", "bravo"))
         query = {"area_of_interest": volume(10.0, 10.0)}
+        assert (
+            alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(10.0, 10.0)])).status_code == 201
+        )
+        # Another issuer's token naming alpha spends its own ration, not alpha's.
+        other = jwt.encode(
+            {"iss": "https://other.test", "sub": "alpha", "aud": "localhost", "scope": SC,
+             "exp": int(SystemClock().now().timestamp()) + 600},
+            authority.rsa, algorithm="RS256",
+        )  # fmt: skip
+        impostor = Uss(server.url, other)
+        tried = [impostor.call("POST", f"{OIR}/query", query).status_code for _ in range(4)]
+        assert tried == [401, 401, 401, 429]
         assert [alpha.call("POST", f"{OIR}/query", query).status_code for _ in range(3)] == [
             200
         ] * 3

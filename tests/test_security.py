@@ -23,10 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
+from deconflict import errors
 from deconflict.accounts import hash_token
 from deconflict.api.app import create_app
 from deconflict.clock import FixedClock, SystemClock
-from deconflict.config import Settings
+from deconflict.config import Settings, load_settings
 from deconflict.service import Service
 from deconflict.store import open_store
 from server import Server, cli, free_port
@@ -331,6 +332,8 @@ def test_tokens_expire_after_their_lifetime(tmp_path: Path) -> None:
         store.close()
     rotation = [r for r in records if r["type"] == "party.token"]
     assert rotation[0]["token_expires_at"] == "2026-07-31T12:00:00Z"
+    [added] = [r for r in records if r["type"] == "party.add"]
+    assert added["token_expires_at"] == "2026-07-01T12:00:00Z"
     assert "verified" in cli("verify", "--db", str(path))
 
 
@@ -370,3 +373,9 @@ def test_an_expired_token_is_refused_by_a_real_server(tmp_path: Path) -> None:
         assert again.status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("days", ["inf", "nan", "-1", "36501"])
+def test_an_impossible_token_lifetime_is_refused(days: str) -> None:
+    with pytest.raises(errors.InvalidValue, match="token_lifetime_days"):
+        load_settings(None, environ={"DECONFLICT_TOKEN_LIFETIME_DAYS": days})

@@ -141,7 +141,8 @@ class Accounts:
             if tx.parties.get(party_id) is not None:
                 raise errors.Conflict(f"party {party_id!r} already exists", field="id")
             tx.parties.add(party, hash_token(token), now, expires)
-            logged = self._ledger.log(tx, "party.add", {"by": _by(viewer), **_party_json(party)})
+            record = {"by": _by(viewer), **_party_json(party)} | _expiry_json(expires)
+            logged = self._ledger.log(tx, "party.add", record)
             receipt = self._ledger.receipt(tx, logged)
         return _party_json(party) | _expiry_json(expires) | {"receipt": receipt}, token
 

@@ -172,7 +172,7 @@ def _build(values: dict[str, Any]) -> Settings:
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
         webhook_hosts=_hosts(v["webhook_hosts"]),
-        token_lifetime_days=_not_negative(v["token_lifetime_days"], "token_lifetime_days"),
+        token_lifetime_days=_lifetime(v["token_lifetime_days"]),
         max_subscriptions=int(v["max_subscriptions"]),
         webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
         webhook_timeout_s=_positive(v["webhook_timeout_s"], "webhook_timeout_s"),
@@ -189,7 +189,7 @@ def _build(values: dict[str, Any]) -> Settings:
         dss_jwks=str(v["dss_jwks"]),
         dss_audiences=_items(v["dss_audiences"]),
         dss_max_area_km2=_positive(v["dss_max_area_km2"], "dss_max_area_km2"),
-        dss_reads_per_minute=int(v["dss_reads_per_minute"]),
+        dss_reads_per_minute=_at_least_one(v["dss_reads_per_minute"], "dss_reads_per_minute"),
     )
 
 
@@ -203,10 +203,18 @@ def _hosts(value: Any) -> tuple[str, ...]:
     return tuple(h.lower() for h in _items(value))
 
 
-def _not_negative(value: Any, name: str) -> float:
+def _lifetime(value: Any) -> float:
+    """Token lifetime in days: 0 (no expiry) up to a century."""
     number = float(value)
-    if not number >= 0:
-        raise ValueError(f"{name} must be 0 or more")
+    if not 0 <= number <= 36_500:
+        raise ValueError("token_lifetime_days must be 0 (no expiry) to 36500")
+    return number
+
+
+def _at_least_one(value: Any, name: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be 1 or more")
     return number
 
 

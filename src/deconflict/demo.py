@@ -101,7 +101,8 @@ class TestAuthority:
     """A token authority for the demo's F3548 facade: a P-256 key made in the demo folder.
 
     The public half is given to the service (``dss_public_keys``); the private half
-    stays beside the store, so a USS token can be minted again after the hour.
+    stays beside the store, so that a new USS token can be signed with it after the
+    hour, with any JWT library (docs/dss.md shows how).
     """
 
     SCOPES = (

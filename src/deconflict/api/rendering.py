@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -26,7 +27,7 @@ def error_response(exc: errors.DeconflictError) -> JSONResponse:
     payload: dict[str, Any] = {"error": body}
     if missing is not None:
         payload["missing"] = missing
-    headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else {}
+    headers = {"Retry-After": str(max(1, math.ceil(retry)))} if retry is not None else {}
     if exc.http_status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.http_status >= 500:

@@ -67,7 +67,7 @@ class References:
 
     def ration(self, client: Client) -> None:
         """Spend one of the USS's reads a minute, or 429: each read takes the write lock."""
-        self._reads.take(client.party)
+        self._reads.take(f"{client.issuer}\x00{client.sub}")  # not another issuer's sub
 
     def area(self, body: Any) -> Volume:
         """The ``area_of_interest`` of a query body."""

@@ -8,6 +8,7 @@ invalid input is 400 as the standard documents, and too large an area 413.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,7 @@ def render(exc: errors.DeconflictError, area_status: int = 413) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="dss"'
     retry = exc.extra.get("retry_after")
     if retry is not None:
-        headers["Retry-After"] = str(max(1, round(retry)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry)))
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from deconflict import errors
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import volumes_conflict
-from deconflict.geometry import GeometryLimits
+from deconflict.geometry import TOLERANCE_M, GeometryLimits
 from deconflict.interchange import format_instant
 from deconflict.model import Buffers, Volume
 from deconflict.screen import to_micros
@@ -35,6 +35,7 @@ __all__ = [
     "Subscriptions",
     "base_url",
     "covers",
+    "entity_screen",
     "extent_fields",
     "flag",
     "live",
@@ -180,6 +181,19 @@ def _screen(
     )
 
 
+#: How far the entity's boxes are widened before screening: more than the exact test's
+#: tolerance (footprints within it meet), so the screen never drops what the test keeps.
+_SCREEN_PAD_M = 2 * TOLERANCE_M
+
+
+def entity_screen(volumes: Sequence[Volume]) -> Screen:
+    """The screen of an entity change: its span, and a box around its padded boxes."""
+    ends = [v.time.end for v in volumes]
+    end = None if None in ends else max(e for e in ends if e is not None)
+    boxes = [piece for v in volumes for piece in v.footprint.bbox.padded(_SCREEN_PAD_M).pieces()]
+    return _screen(boxes, min(v.time.start for v in volumes), end)
+
+
 def save(tx: Transaction, doc: dict[str, Any]) -> None:
     """Store a subscription with the screen its span and boxes make."""
     start = parse_instant(doc["time_start"], "time_start")
@@ -200,10 +214,7 @@ def notify(
     are parsed for the exact test, so a write costs little per subscription.
     """
     flag = FLAG[entity_kind]
-    ends = [v.time.end for v in volumes]
-    end = None if None in ends else max(e for e in ends if e is not None)
-    boxes = [piece for v in volumes for piece in v.footprint.bbox.pieces()]
-    screen = _screen(boxes, min(v.time.start for v in volumes), end)
+    screen = entity_screen(volumes)
     groups: dict[str, list[dict[str, Any]]] = {}
     for key, doc in tx.facade.screened(KIND, screen):
         if not doc[flag] or not live(doc, now) or not meets(volumes_of(doc), volumes, datum):
