@@ -9,6 +9,7 @@ tests share one server per backend.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import subprocess
@@ -1032,3 +1033,36 @@ def test_reads_are_rationed_per_uss(tmp_path: Path) -> None:
         )
     finally:
         server.stop()
+
+
+def test_a_uss_hears_of_a_native_notice_filed_over_its_intent(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    a_id = new_id()
+    assert alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(47.0, 50.0)])).status_code == 201
+    headers = {"Authorization": f"Bearer {alpha.token}"}
+    before = httpx.get(f"{facade.server.url}/v1/alerts", headers=headers)
+    assert before.status_code == 200, before.text
+    seen = {a["id"] for a in before.json()}
+    # Relief files a hospital over it later; relief's write is not strict, so it is taken.
+    hospital = facade.native("relief").post("/v1/notices", json=_protected(47.0, 50.005))
+    assert hospital.status_code == 201
+    place = hospital.json()["notice"]
+    after = httpx.get(f"{facade.server.url}/v1/alerts", headers=headers).json()
+    [alert] = [a for a in after if a["id"] not in seen]
+    assert alert["type"] == "conflict" and alert["data"]["cause"]["party"] == "relief"
+    [opened] = alert["data"]["opened"]
+    assert opened["notice"]["id"] == a_id
+    assert opened["other"] == {"id": place["id"], "version": 1, "party": "relief"}
+    url = f"{facade.server.url}/v1/alerts/stream"
+    with httpx.stream("GET", url, headers=headers | {"Last-Event-ID": "0"}, timeout=30) as live:
+        assert live.status_code == 200
+        lines = live.iter_lines()
+        assert next(lines) == "retry: 1000"
+        assert any(line == f"id: {alert['id']}" for line in itertools.islice(lines, 200))
+    # The alert routes take a USS's token; nothing else of /v1 does.
+    assert httpx.get(f"{facade.server.url}/v1/notices", headers=headers).status_code == 401
+    stranger = facade.authority.token("never-wrote")
+    answer = httpx.get(
+        f"{facade.server.url}/v1/alerts", headers={"Authorization": f"Bearer {stranger}"}
+    )
+    assert answer.status_code == 401 and "first write" in answer.json()["error"]["message"]

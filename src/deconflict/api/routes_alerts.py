@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deconflict.alerts.center import Notifier
 from deconflict.api import schemas
-from deconflict.api.auth import Caller, service_of
+from deconflict.api.auth import Listener, service_of
 from deconflict.api.rendering import read_json
 
 __all__ = ["router"]
@@ -31,7 +31,7 @@ _KEEPALIVE_S = 15.0
     openapi_extra=schemas.body(schemas.SUBSCRIPTION_BODY),
     responses=schemas.json_response(201, "the subscription", schemas.OBJECT),
 )
-async def subscribe(request: Request, caller: Caller) -> dict[str, Any]:
+async def subscribe(request: Request, caller: Listener) -> dict[str, Any]:
     body = await read_json(request)
     return await run_in_threadpool(service_of(request).alerts.subscribe, caller, body)
 
@@ -41,7 +41,7 @@ async def subscribe(request: Request, caller: Caller) -> dict[str, Any]:
     summary="The caller's active subscriptions",
     responses=schemas.json_response(200, "subscriptions", schemas.LIST),
 )
-async def subscriptions(request: Request, caller: Caller) -> list[dict[str, Any]]:
+async def subscriptions(request: Request, caller: Listener) -> list[dict[str, Any]]:
     return await run_in_threadpool(service_of(request).alerts.subscriptions, caller)
 
 
@@ -50,7 +50,7 @@ async def subscriptions(request: Request, caller: Caller) -> list[dict[str, Any]
     summary="End a subscription",
     responses=schemas.json_response(200, "the ended subscription", schemas.OBJECT, 404),
 )
-async def unsubscribe(request: Request, caller: Caller, subscription_id: str) -> dict[str, Any]:
+async def unsubscribe(request: Request, caller: Listener, subscription_id: str) -> dict[str, Any]:
     return await run_in_threadpool(service_of(request).alerts.unsubscribe, caller, subscription_id)
 
 
@@ -61,7 +61,7 @@ async def unsubscribe(request: Request, caller: Caller, subscription_id: str) ->
 )
 async def alerts(
     request: Request,
-    caller: Caller,
+    caller: Listener,
     state: Annotated[str, Query(pattern="^(all|undelivered|unacknowledged)$")] = "all",
     after: Annotated[int, Query(ge=0, le=2**53, description="alerts after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -78,7 +78,7 @@ async def alerts(
     responses=schemas.json_response(200, "pending deliveries", schemas.LIST, 403),
 )
 async def pending_webhooks(
-    request: Request, caller: Caller, party: str | None = None
+    request: Request, caller: Listener, party: str | None = None
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(service_of(request).alerts.pending_webhooks, caller, party)
 
@@ -89,7 +89,7 @@ async def pending_webhooks(
     openapi_extra=schemas.body(schemas.ALERT_ACK_BODY),
     responses=schemas.json_response(200, "what was acknowledged, and its receipt", schemas.OBJECT),
 )
-async def acknowledge(request: Request, caller: Caller) -> dict[str, Any]:
+async def acknowledge(request: Request, caller: Listener) -> dict[str, Any]:
     body = await read_json(request)
     return await run_in_threadpool(service_of(request).alerts.acknowledge, caller, body)
 
@@ -102,7 +102,7 @@ async def acknowledge(request: Request, caller: Caller) -> dict[str, Any]:
 )
 async def stream(
     request: Request,
-    caller: Caller,
+    caller: Listener,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     center = service_of(request).alerts

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from deconflict import errors
-from deconflict.disclosure import sees_in_full
+from deconflict.disclosure import Viewer, sees_in_full
 from deconflict.model import Audience, Notice, NoticeKind, NoticeState, Volume
 from deconflict.notices import Awareness
 from deconflict.service import Outcome, Service
@@ -84,6 +84,18 @@ class Facade:
         self.availability = Availability(self.refs)
 
     # --- reading ------------------------------------------------------------------------
+
+    def listener(self, authorization: str) -> Viewer:
+        """A USS as a ``/v1`` alert listener: its party, once it has written here."""
+        client = self.tokens.verify(authorization)
+        client.require((SC,), (CMSA,), (CM,), (CP,))
+        with self.service.store.read() as tx:
+            if not self.refs.identify(tx, client):
+                raise errors.Unauthenticated(
+                    f"{client.sub!r} has written nothing through /dss/v1 yet; its alerts "
+                    "begin with its first write"
+                )
+            return self.refs.viewer(tx, client)
 
     def query(self, client: Client, kind: str, body: Any) -> dict[str, Any]:
         """``POST …/query``: the references of ``kind`` ("oir" or "constraint") in an area."""
