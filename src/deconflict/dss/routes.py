@@ -89,20 +89,20 @@ async def get_intent(request: Request, entityid: str) -> JSONResponse:
 @router.put(_OIR + "/{entityid}")
 async def create_intent(request: Request, entityid: str) -> JSONResponse:
     return await _answer(
-        request, lambda f, c, b: f.put_operational_intent(c, entityid, None, b), body=True
+        request, lambda f, c, b: f.entities.put_operational_intent(c, entityid, None, b), body=True
     )
 
 
 @router.put(_OIR + "/{entityid}/{ovn}")
 async def update_intent(request: Request, entityid: str, ovn: str) -> JSONResponse:
     return await _answer(
-        request, lambda f, c, b: f.put_operational_intent(c, entityid, ovn, b), body=True
+        request, lambda f, c, b: f.entities.put_operational_intent(c, entityid, ovn, b), body=True
     )
 
 
 @router.delete(_OIR + "/{entityid}/{ovn}")
 async def delete_intent(request: Request, entityid: str, ovn: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, _: f.delete(c, "oir", entityid, ovn))
+    return await _answer(request, lambda f, c, _: f.entities.delete(c, "oir", entityid, ovn))
 
 
 @router.post(_CR + "/query")
@@ -117,17 +117,21 @@ async def get_constraint(request: Request, entityid: str) -> JSONResponse:
 
 @router.put(_CR + "/{entityid}")
 async def create_constraint(request: Request, entityid: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, b: f.put_constraint(c, entityid, None, b), body=True)
+    return await _answer(
+        request, lambda f, c, b: f.entities.put_constraint(c, entityid, None, b), body=True
+    )
 
 
 @router.put(_CR + "/{entityid}/{ovn}")
 async def update_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, b: f.put_constraint(c, entityid, ovn, b), body=True)
+    return await _answer(
+        request, lambda f, c, b: f.entities.put_constraint(c, entityid, ovn, b), body=True
+    )
 
 
 @router.delete(_CR + "/{entityid}/{ovn}")
 async def delete_constraint(request: Request, entityid: str, ovn: str) -> JSONResponse:
-    return await _answer(request, lambda f, c, _: f.delete(c, "constraint", entityid, ovn))
+    return await _answer(request, lambda f, c, _: f.entities.delete(c, "constraint", entityid, ovn))
 
 
 @router.post("/subscriptions/query")
