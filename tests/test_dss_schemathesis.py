@@ -1,6 +1,7 @@
 """Schemathesis against the ASTM F3548-21 document itself, for every ``/dss/v1`` operation.
 
-A real ``deconflict serve`` with a test authority's key; every generated call
+A real ``deconflict serve`` (on SQLite, then on PostgreSQL) with a test authority's
+key; every generated call
 carries a token holding every scope, so it passes authentication and reaches
 the facade. Generation is driven by ``../shared/specs/astm-f3548-21-utm.yaml``
 (the USS-to-USS ``/uss/v1`` operations are for USSs to serve, not the DSS), in
@@ -33,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from f3548 import SPEC, Authority
-from server import Server, free_port
+from server import Server, free_port, new_store
 from test_dss_facade import intent, volume
 
 MAX_EXAMPLES = 25
@@ -54,13 +55,16 @@ class Served:
     known: dict[str, list[str]] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("dss-schemathesis")
+    db = new_store(request.param, folder, request)
     authority = Authority(folder)
     port = free_port()
     args = [
-        "serve", "--db", str(folder / "store.db"), "--host", "127.0.0.1", "--port", str(port),
+        "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port),
         "--dss-public-key", str(authority.rsa_pem), "--dss-audience", "localhost",
     ]  # fmt: skip
     server = Server(args, port, folder / "server.log")
