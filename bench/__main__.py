@@ -9,6 +9,7 @@ python -m bench ledger [--entries 1000000] [--batch 100] [--singles 2000] [--sam
 python -m bench alerts [--rate 100] [--seconds 30]
 python -m bench tracks [--aircraft 10000] [--rounds 3]
 python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 500] [--clients 8] [--seconds 20]
+                       [--db postgresql://…]
 python -m bench plot
 """
 
@@ -121,6 +122,7 @@ def main() -> None:
     )
     dss.add_argument("--clients", type=int, default=8, help="client processes")
     dss.add_argument("--seconds", type=float, default=20.0)
+    dss.add_argument("--db", help="an empty store URL, e.g. postgresql://… (default: SQLite)")
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
     if args.what == "engine":
@@ -161,9 +163,11 @@ def main() -> None:
     elif args.what == "dss":
         from bench.dss import print_summary, run_dss
 
-        result = run_dss(args.uss, args.subscriptions, args.preload, args.clients, args.seconds)
+        result = run_dss(
+            args.uss, args.subscriptions, args.preload, args.clients, args.seconds, db=args.db
+        )
         print_summary(result)
-        _save("dss", result)
+        _save("dss" if args.db is None else "dss-postgresql", result)
     elif args.what == "ledger":
         from bench.ledger import run_ledger
 

@@ -95,7 +95,7 @@ class _Authority:
 
 
 class _Server:
-    def __init__(self, db: Path, pem: Path, log: Path) -> None:
+    def __init__(self, db: Path | str, pem: Path, log: Path) -> None:
         self.port = _free_port()
         self.log = log.open("wb")
         serve = ["serve", "--db", str(db), "--port", str(self.port)]
@@ -396,12 +396,16 @@ def run_dss(
     clients: int = 8,
     seconds: float = 20.0,
     warmup: float = 3.0,
+    db: str | None = None,
 ) -> dict[str, Any]:
-    """The facade's intent lifecycle over HTTP, with ``preload`` intents in place."""
+    """The facade's intent lifecycle over HTTP, with ``preload`` intents in place.
+
+    ``db`` is an empty store URL (PostgreSQL); by default a fresh SQLite file.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         authority = _Authority(folder)
-        server = _Server(folder / "dss.db", authority.pem, folder / "server.log")
+        server = _Server(db or folder / "dss.db", authority.pem, folder / "server.log")
         try:
             t0 = time.time()
             tokens = [authority.token(uss_name(k)) for k in range(uss)]
