@@ -2,9 +2,10 @@
 
 A real ``deconflict serve`` (on SQLite, then on PostgreSQL) with a test
 authority's key; every generated call carries a token holding every scope, so
-it passes authentication and reaches the facade. Generation is driven by ``../shared/specs/astm-f3548-21-utm.yaml``
-(the USS-to-USS ``/uss/v1`` operations are for USSs to serve, not the DSS), in
-valid and invalid modes, with a few known ids mixed in. Each answer must:
+it passes authentication and reaches the facade. Generation is driven by
+``../shared/specs/astm-f3548-21-utm.yaml`` (the USS-to-USS ``/uss/v1``
+operations are for USSs to serve, not the DSS), in valid and invalid modes,
+with a few known ids mixed in. Each answer must:
 
 - not be a 5xx;
 - have a status the standard documents for the operation;
