@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,13 +57,29 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+#: Nodes each open transaction has read or written. A complete node never changes, so
+#: within a transaction it is read from the store once. Each cache goes with its
+#: transaction: one that rolls back takes its nodes with it.
+_TX_NODES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], bytes]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _known(tx: Transaction) -> dict[tuple[int, int], bytes]:
+    return _TX_NODES.setdefault(tx, {})
+
+
 def node_source(tx: Transaction) -> merkle.NodeSource:
     """Read complete nodes from the store; a missing one means the store is damaged."""
+    known = _known(tx)
 
     def node(level: int, index: int) -> bytes:
-        value = tx.ledger.node(level, index)
+        value = known.get((level, index))
         if value is None:
-            raise errors.StoreCorrupt(f"ledger node ({level}, {index}) is missing")
+            value = tx.ledger.node(level, index)
+            if value is None:
+                raise errors.StoreCorrupt(f"ledger node ({level}, {index}) is missing")
+            known[(level, index)] = value
         return value
 
     return node
@@ -141,6 +158,7 @@ class Ledger:
             size, [merkle.leaf_hash(r.entry) for r in rows], node_source(tx)
         )
         tx.ledger.append(rows, nodes)
+        _known(tx).update(((level, index), value) for level, index, value in nodes)
         return logged
 
     def seal(self, tx: Transaction) -> CheckpointRecord:
