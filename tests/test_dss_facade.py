@@ -1066,3 +1066,15 @@ def test_a_uss_hears_of_a_native_notice_filed_over_its_intent(facade: Facade) ->
         f"{facade.server.url}/v1/alerts", headers={"Authorization": f"Bearer {stranger}"}
     )
     assert answer.status_code == 401 and "first write" in answer.json()["error"]["message"]
+
+
+def test_a_uss_party_is_never_given_a_party_token(facade: Facade) -> None:
+    alpha = facade.uss("alpha")
+    assert alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(49.0, 50.0)])).status_code == 201
+    refused = subprocess.run(
+        [sys.executable, "-m", "deconflict", "party", "token", "uss-alpha", "--db", facade.db],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "authority" in refused.stdout + refused.stderr
+    over_http = facade.native("admin").post("/v1/parties/uss-alpha/token", json={})
+    assert over_http.status_code == 422 and over_http.json()["error"]["field"] == "id"

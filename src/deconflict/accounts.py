@@ -149,10 +149,17 @@ class Accounts:
     def rotate_token(self, viewer: Viewer | None, party_id: str) -> tuple[dict[str, Any], str]:
         """A new token for a party, shown once; the old one stops working at once.
 
-        A party may rotate its own; an admin anyone's.
+        A party may rotate its own; an admin anyone's, but a USS's: a USS of the F3548
+        facade signs in with its authority's tokens only.
         """
         if viewer is not None and viewer.party != party_id:
             _require_admin(viewer)
+        if party_id.startswith(USS_PREFIX):
+            raise errors.InvalidValue(
+                f"{party_id} is a USS of the F3548 facade; it signs in with its authority's "
+                "tokens, never a party token",
+                field="id",
+            )
         token = new_token()
         expires = self._expiry(self._clock.now())
         return self._set_token(viewer, party_id, hash_token(token), "rotated", expires), token
