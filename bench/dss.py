@@ -24,9 +24,6 @@ import datetime as dt
 import math
 import multiprocessing as mp
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +39,7 @@ import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench.http import Server
 from bench.workload import Workload, generate
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 
@@ -61,12 +59,6 @@ _LEAD_S = 900.0  # the first start, after the workload's clock reading
 _HORIZON_S = 7 * 86_400.0
 _MAX_DURATION_S = 6 * 3_600.0
 KINDS = ("create", "create-409", "retry", "update", "update-409", "delete")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Authority:
@@ -92,34 +84,6 @@ class _Authority:
             "scope": " ".join(SCOPES),
         }
         return jwt.encode(claims, self.key, algorithm="RS256")
-
-
-class _Server:
-    def __init__(self, db: Path | str, pem: Path, log: Path) -> None:
-        self.port = _free_port()
-        self.log = log.open("wb")
-        serve = ["serve", "--db", str(db), "--port", str(self.port)]
-        keys = ["--dss-public-key", str(pem), "--dss-audience", AUDIENCE]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deconflict", *serve, *keys],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the server did not start; see {log}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
 
 
 def uss_name(k: int) -> str:
@@ -405,7 +369,8 @@ def run_dss(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         authority = _Authority(folder)
-        server = _Server(db or folder / "dss.db", authority.pem, folder / "server.log")
+        keys = ["--dss-public-key", str(authority.pem), "--dss-audience", AUDIENCE]
+        server = Server(db or folder / "dss.db", keys, folder / "server.log")
         try:
             t0 = time.time()
             tokens = [authority.token(uss_name(k)) for k in range(uss)]

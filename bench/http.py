@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,29 @@ import numpy as np
 from bench.engine import load_store, notice_body, token
 from bench.workload import generate
 
-__all__ = ["run_http", "run_rss"]
+__all__ = ["Server", "free_port", "run_http", "run_rss"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-class _Server:
-    def __init__(self, db: Path | str) -> None:
-        self.port = _free_port()
+class Server:
+    """A ``deconflict serve`` process on a free port, returned once it answers ``/healthz``.
+
+    ``extra`` are more ``serve`` flags; with ``log``, its output goes there.
+    """
+
+    def __init__(self, db: Path | str, extra: Sequence[str] = (), log: Path | None = None) -> None:
+        self.port = free_port()
+        self._log = log.open("wb") if log is not None else None
+        out = self._log if self._log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deconflict", "serve", "--db", str(db), "--port",
-             str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             str(self.port), *extra],
+            stdout=out, stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -48,7 +56,8 @@ class _Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise RuntimeError("the server did not start")
+        self.stop()
+        raise RuntimeError("the server did not start" + (f"; see {log}" if log else ""))
 
     def rss(self) -> dict[str, float]:
         fields = {}
@@ -66,6 +75,8 @@ class _Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        if self._log is not None:
+            self._log.close()
 
 
 def _client(url: str, worker: int, threads: int, n_total: int, start_at: float, stop_at: float,
@@ -107,7 +118,7 @@ def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0,
         db: Path | str = db_url or Path(tmp) / "http.db"
         w = generate(size, seed=1)
         load_store(db, w)
-        running = [_Server(db) for _ in range(servers)]
+        running = [Server(db) for _ in range(servers)]
         try:
             processes = min(4, clients)
             per = clients // processes
@@ -158,7 +169,7 @@ def run_rss(size: int) -> dict[str, Any]:
         w = generate(size, seed=1)
         load_store(db, w)
         del w
-        server = _Server(db)
+        server = Server(db)
         try:
             idle = server.rss()
             q = generate(300, seed=7, n_total=size)
