@@ -22,9 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from f3548 import SPEC, Authority
+from generated import Tally, run_generated
 from server import Server, free_port, new_store
 from test_dss_facade import intent, volume
 
@@ -123,38 +122,19 @@ def _strategy(served: Served, operation: Any, mode: GenerationMode) -> Any:
     return generated
 
 
-@dataclass
-class Tally:
-    cases: int = 0
-    statuses: dict[str, set[int]] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-
-
 def _run(served: Served, operation: Any, mode: GenerationMode, tally: Tally) -> None:
     headers = {"Authorization": f"Bearer {served.token}"}
-
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=_strategy(served, operation, mode))
-    def check(case: Any) -> None:
-        tally.cases += 1
-        response = case.call_and_validate(
+    run_generated(
+        operation,
+        mode,
+        _strategy(served, operation, mode),
+        lambda case: case.call_and_validate(
             base_url=served.server.url, headers=headers, checks=CHECKS, timeout=30
-        )
-        tally.statuses.setdefault(operation.label, set()).add(response.status_code)
-
-    try:
-        check()
-    except Unsatisfiable:
-        if mode is GenerationMode.POSITIVE:
-            raise
-    except (Exception, BaseExceptionGroup) as exc:
-        tally.failures[f"{operation.label} ({mode.value})"] = f"{type(exc).__name__}: {exc}"
+        ),
+        f"{operation.label} ({mode.value})",
+        tally,
+        MAX_EXAMPLES,
+    )
 
 
 def test_every_dss_operation_answers_as_the_standard_documents(served: Served) -> None:

@@ -34,9 +34,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -48,6 +46,7 @@ from schemathesis.specs.openapi.checks import (
 
 from deconflict.clock import SystemClock
 from deconflict.ledger.note import Cosigner
+from generated import Tally, run_generated
 from server import Server, cli, free_port
 
 #: Who calls: one party of each role. ``bravo`` is a second member, the other side of conflicts.
@@ -242,46 +241,19 @@ def _strategy(served: Served, operation: Any, mode: GenerationMode) -> Any:
     return generated.filter(_keeps_the_callers)
 
 
-@dataclass
-class Tally:
-    cases: int = 0
-    statuses: dict[str, set[int]] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    #: Runs of invalid input for operations that take none: nothing in them can be spoilt.
-    nothing_invalid: list[str] = field(default_factory=list)
-
-
 def _run(
     served: Served, operation: Any, caller: str | None, mode: GenerationMode, tally: Tally
 ) -> None:
-    label = f"{operation.label} as {caller or 'nobody'} ({mode.value})"
     headers = served.headers(caller)
-
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
+    run_generated(
+        operation,
+        mode,
+        _strategy(served, operation, mode),
+        lambda case: case.call_and_validate(headers=headers, checks=CHECKS, timeout=30),
+        f"{operation.label} as {caller or 'nobody'} ({mode.value})",
+        tally,
+        MAX_EXAMPLES,
     )
-    @given(case=_strategy(served, operation, mode))
-    def check(case: Any) -> None:
-        tally.cases += 1
-        response = case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
-        tally.statuses.setdefault(operation.label, set()).add(response.status_code)
-
-    try:
-        check()
-    except Unsatisfiable:
-        if mode is GenerationMode.POSITIVE:
-            raise
-        # Schemathesis's own runner drops the negative mode of such operations likewise:
-        # no parameters, or only path strings without constraints, and no body.
-        tally.nothing_invalid.append(label)
-    # Every failing run is reported, not only the first. Schemathesis raises a FailureGroup,
-    # a BaseExceptionGroup that ``except Exception`` would let through.
-    except (Exception, BaseExceptionGroup) as exc:
-        tally.failures[label] = f"{type(exc).__name__}: {exc}"
 
 
 def test_every_operation_answers_as_documented(served: Served) -> None:

@@ -22,7 +22,7 @@ from deconflict.api.rendering import read_json
 from .facade import Facade
 from .tokens import Client
 
-__all__ = ["Work", "render", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/dss/v1", include_in_schema=False)
 

@@ -19,7 +19,6 @@ from deconflict.volumes import parse_instant
 
 __all__ = [
     "NULL_SUBSCRIPTION",
-    "OPEN_END",
     "as_object",
     "check_entity_id",
     "check_new_entity_id",
@@ -41,7 +40,7 @@ _UUID4 = re.compile(
 NULL_SUBSCRIPTION = "00000000-0000-4000-8000-000000000000"
 
 #: The latest instant the facade writes for an open end (a protected place until cancelled).
-OPEN_END = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+_OPEN_END = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
 def check_entity_id(value: str, field_name: str) -> str:
@@ -98,7 +97,7 @@ def notice_of_alias(entity_id: str) -> str | None:
 
 
 def time_json(instant: dt.datetime | None) -> dict[str, str]:
-    return {"value": str(format_instant(instant or OPEN_END)), "format": "RFC3339"}
+    return {"value": str(format_instant(instant or _OPEN_END)), "format": "RFC3339"}
 
 
 def as_object(value: Any, field_name: str) -> dict[str, Any]:
