@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h3
 from fastapi.testclient import TestClient
 
 from deconflict.api.app import create_app
@@ -246,7 +247,8 @@ class Audit:
         other: Filed,
         open_: bool,
     ) -> None:
-        """A minimal overlap names none of the other's volumes and lies within my own."""
+        """A minimal overlap is rounded to the grid, names none of the other's volumes,
+        and lies within my own rounded outward to the grid."""
         if self.policy.full(caller, other):
             return
         name, extents = mine
@@ -256,34 +258,61 @@ class Audit:
             return
         if "volumes" in overlap:
             self.leak(where, f"overlap with {other.id} names its volumes: {overlap['volumes']}")
+        cells = set(overlap.get("cells") or ())
+        if any(h3.get_resolution(c) != 6 for c in cells):
+            self.leak(where, f"overlap with {other.id} is finer than the grid: {sorted(cells)}")
+        drawn = {
+            h3.latlng_to_cell(lat, lon, 6)
+            for lon, lat in _cell_centres(overlap.get("footprint"))
+        }
+        if not drawn <= cells:
+            self.leak(where, f"overlap with {other.id} draws more than its cells")
+        if overlap.get("distance_m", 0) % 1000:
+            self.leak(where, f"overlap with {other.id} shows distance {overlap['distance_m']}")
+        # Each cell meets the overlap, which lies within my own volumes.
         west, south = min(e.box[0] for e in extents), min(e.box[1] for e in extents)
         east, north = max(e.box[2] for e in extents), max(e.box[3] for e in extents)
-        outside = [
-            (lon, lat)
-            for lon, lat in _positions(overlap.get("footprint"))
-            if not (west - 1e-3 <= lon <= east + 1e-3 and south - 1e-3 <= lat <= north + 1e-3)
-        ]
+        outside = []
+        for cell in cells:
+            lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
+            if min(lons) > east + 1e-3 or max(lons) < west - 1e-3 or min(lats) > north + 1e-3:
+                outside.append(cell)
+            elif max(lats) < south - 1e-3:
+                outside.append(cell)
         if outside:
             self.leak(where, f"overlap with {other.id} reaches outside {name}: {outside[:2]}")
-        low, high = min(e.lower for e in extents), max(e.upper for e in extents)
+        low = math.floor(min(e.lower for e in extents) / 300) * 300
+        high = math.ceil(max(e.upper for e in extents) / 300) * 300
         for bound in ("lower", "upper"):
             value = (overlap.get("altitude") or {}).get(bound)
-            if isinstance(value, int | float) and not low - 0.01 <= value <= high + 0.01:
+            if isinstance(value, int | float) and (value % 300 or not low <= value <= high):
                 self.leak(
                     where,
                     f"overlap of {name} with {other.id} shows altitude {bound} {value:g} m, "
-                    f"outside {name}'s band [{low:g}, {high:g}]",
+                    f"not a 300 m layer within {name}'s band [{low:g}, {high:g}]",
                 )
-        first = min(e.start for e in extents)
+        slot = dt.timedelta(minutes=15)
+        first = T0 + slot * math.floor((min(e.start for e in extents) - T0) / slot)
         ends = [e.end for e in extents]
         last = None if None in ends else max(e for e in ends if e is not None)
+        last = None if last is None else T0 + slot * math.ceil((last - T0) / slot)
         for bound in ("start", "end"):
             text = (overlap.get("time") or {}).get(bound)
             if text is None:
                 continue
             instant = dt.datetime.fromisoformat(text)
-            if instant < first or (last is not None and instant > last):
+            off_grid = (instant - T0) % slot
+            if off_grid or instant < first or (last is not None and instant > last):
                 self.leak(where, f"overlap of {name} with {other.id} shows time {bound} {text}")
+
+
+def _cell_centres(geojson: Any) -> Iterator[tuple[float, float]]:
+    """A point inside each drawn polygon, well within its cell."""
+    if geojson is None:
+        return
+    for polygon in geojson["coordinates"]:
+        ring = polygon[0][:-1]
+        yield sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)
 
 
 def _positions(geojson: Any) -> Iterator[tuple[float, float]]:
@@ -377,8 +406,11 @@ def _notice_body(
 class Harness:
     """The app, the tokens, the oracle and the request counter."""
 
-    def __init__(self, client: TestClient, tokens: dict[str, str], audit: Audit) -> None:
+    def __init__(
+        self, client: TestClient, tokens: dict[str, str], audit: Audit, clock: FixedClock
+    ) -> None:
         self.client = client
+        self.clock = clock
         self.tokens = tokens
         self.audit = audit
         self.policy = audit.policy
@@ -400,12 +432,14 @@ class Harness:
             missing = response.json().get("missing", [])
             if not missing:
                 self.audit.bad(where, "a strict 409 lists nothing missing")
-            for entry in missing:
-                overlap = entry.pop("overlap", None)
-                other = self.audit.other_view(where + " (409)", caller, entry)
-                if other is not None:
+            for entry in missing:  # who and what, never where: no more than a check shows
+                other = self.policy.notices.get(entry.get("id", ""))
+                if other is None:
+                    self.audit.bad(where, f"unknown notice in {entry}")
+                elif set(entry) != {"id", "version", "kind", "party"}:
+                    self.audit.leak(where, f"a 409 shows {sorted(entry)} of {other.id}")
+                else:
                     self.audit.disclosed(caller, other, self.policy.full(caller, other))
-                    self.audit.overlap(where, caller, overlap, ("unsaved", extents), other, True)
             aware = [{"id": m["id"], "version": m["version"]} for m in missing]
             response = self.call("POST", "/v1/notices", caller, json=body | {"aware_of": aware})
         if response.status_code != 201:
@@ -575,11 +609,12 @@ class Harness:
     def check(self, caller: str, rng: random.Random) -> None:
         if rng.random() < 0.5 and self.policy.notices:
             template = self.policy.notices[rng.choice(list(self.policy.notices))]
+            kind = rng.choice(("operation", "protected"))
             body: dict[str, Any] = {
-                "kind": rng.choice(("operation", "protected")),
-                "volumes": [  # an operation needs an end; a day ahead meets most protections
+                "kind": kind,
+                "volumes": [  # an operation lasts at most a day, which meets most protections
                     v | {"time": {"start": v["time"]["start"], "end": _instant(T0 + DAY)}}
-                    if v["time"]["end"] is None
+                    if template.kind == "protected" and kind == "operation"
                     else v
                     for v in template.body["volumes"]
                 ],
@@ -625,7 +660,13 @@ class Harness:
             lon, lat = rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH)
         params = {"lon": lon, "lat": lat, "alt": alt, "time": _instant(at)}
         where = f"GET /v1/identify?{params} by {caller}"
-        response = self.call("GET", "/v1/identify", caller, params=params)
+        # Identification is about now: ask at the probed instant, then come back.
+        back = (self.clock.now() - at).total_seconds()
+        self.clock.advance(-back)
+        try:
+            response = self.call("GET", "/v1/identify", caller, params=params)
+        finally:
+            self.clock.advance(back)
         if response.status_code != 200:
             self.audit.bad(where, f"answered {response.status_code}")
             return
@@ -786,10 +827,16 @@ def test_random_reads_show_each_party_only_what_it_may_see(tmp_path: Path) -> No
     began = time.perf_counter()
     rng = random.Random(SEED)
     path = tmp_path / "deconflict.db"
+    clock = FixedClock(T0)
     service = Service(
         open_store(str(path)),
-        FixedClock(T0),
-        Settings(db=str(path), identify_per_minute=10**9, check_per_minute=10**9),
+        clock,
+        Settings(
+            db=str(path),
+            identify_per_minute=10**9,
+            identify_per_owner_per_minute=10**9,
+            check_per_minute=10**9,
+        ),
     )
     roles = {f"p{i:02d}": "member" for i in range(MEMBERS)} | {"chief": "admin"}
     roles["auditor"] = "auditor"
@@ -803,7 +850,7 @@ def test_random_reads_show_each_party_only_what_it_may_see(tmp_path: Path) -> No
         channels[f"ch{i}"] = frozenset(members)
     audit = Audit(Policy(roles, channels))
     with TestClient(create_app(service)) as client:
-        harness = Harness(client, tokens, audit)
+        harness = Harness(client, tokens, audit, clock)
         _setup(harness, rng)
         filed = harness.requests
         _traffic(harness, rng)

@@ -12,6 +12,7 @@ from deconflict import errors
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import SeparationPolicy
 from deconflict.geometry import GeometryLimits
+from deconflict.grid import DisclosureGrid
 from deconflict.model import Buffers
 
 __all__ = ["SETTING_NAMES", "Settings", "load_settings", "with_db"]
@@ -27,12 +28,30 @@ class Settings:
     limits: GeometryLimits = field(default_factory=GeometryLimits)
     policy: SeparationPolicy = field(default_factory=SeparationPolicy)
     #: Operations may not end further ahead than this (protected notices are exempt).
-    max_horizon_days: float = 400.0
+    max_horizon_days: float = 30.0
+    #: Largest footprint of one operation volume; protected places keep ``max_area_km2``.
+    max_operation_area_km2: float = 10_000.0
+    #: Longest time window of one operation volume.
+    max_operation_hours: float = 24.0
+    #: The grid to which another party's side of a conflict is rounded outward.
+    grid: DisclosureGrid = field(default_factory=DisclosureGrid)
+    #: Area × time (km² × h) of others' notices one party may be shown in a rolling day.
+    disclosure_budget_km2h: float = 200_000.0
+    #: An owner is alerted once one party has been shown more than this share of a notice.
+    disclosure_share_alert: float = 0.5
+    #: An owner is alerted when one party's checks and refusals touch a notice more often.
+    probe_alert_per_day: float = 20.0
     #: Largest accepted request body.
     max_body_bytes: int = 5_000_000
     #: Point identifications per party per minute.
     identify_per_minute: int = 60
-    #: What-if checks per party per minute: each one probes others' notices.
+    #: Identifications per party of one owner's operations per minute.
+    identify_per_owner_per_minute: int = 20
+    #: Operations are identified only this many minutes either side of now.
+    identify_window_min: float = 30.0
+    #: An owner is alerted when one party's identifications find its operations more often.
+    identify_alert_per_day: float = 20.0
+    #: What-if checks and refusals for missing awareness per party per minute.
     check_per_minute: int = 120
     #: Largest tolerance an identification may ask for.
     max_identify_tolerance_m: float = 10_000.0
@@ -92,8 +111,19 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "max_area_km2": settings.limits.max_area_km2,
         "max_movement_slices": settings.limits.max_movement_slices,
         "max_horizon_days": settings.max_horizon_days,
+        "max_operation_area_km2": settings.max_operation_area_km2,
+        "max_operation_hours": settings.max_operation_hours,
+        "disclosure_h3_resolution": settings.grid.resolution,
+        "disclosure_altitude_layer_m": settings.grid.layer_m,
+        "disclosure_time_slot_s": settings.grid.slot_s,
+        "disclosure_budget_km2h": settings.disclosure_budget_km2h,
+        "disclosure_share_alert": settings.disclosure_share_alert,
+        "probe_alert_per_day": settings.probe_alert_per_day,
         "max_body_bytes": settings.max_body_bytes,
         "identify_per_minute": settings.identify_per_minute,
+        "identify_per_owner_per_minute": settings.identify_per_owner_per_minute,
+        "identify_window_min": settings.identify_window_min,
+        "identify_alert_per_day": settings.identify_alert_per_day,
         "check_per_minute": settings.check_per_minute,
         "max_identify_tolerance_m": settings.max_identify_tolerance_m,
         "ledger_origin": settings.ledger_origin,
@@ -164,10 +194,25 @@ def _build(values: dict[str, Any]) -> Settings:
                 float(v["terrain_max_m"]),
             ),
         ),
-        max_horizon_days=float(v["max_horizon_days"]),
+        max_horizon_days=_positive(v["max_horizon_days"], "max_horizon_days"),
+        max_operation_area_km2=_positive(v["max_operation_area_km2"], "max_operation_area_km2"),
+        max_operation_hours=_positive(v["max_operation_hours"], "max_operation_hours"),
+        grid=DisclosureGrid(
+            resolution=_resolution(v["disclosure_h3_resolution"]),
+            layer_m=_positive(v["disclosure_altitude_layer_m"], "disclosure_altitude_layer_m"),
+            slot_s=_positive(v["disclosure_time_slot_s"], "disclosure_time_slot_s"),
+        ),
+        disclosure_budget_km2h=_positive(v["disclosure_budget_km2h"], "disclosure_budget_km2h"),
+        disclosure_share_alert=_positive(v["disclosure_share_alert"], "disclosure_share_alert"),
+        probe_alert_per_day=_positive(v["probe_alert_per_day"], "probe_alert_per_day"),
         max_body_bytes=int(v["max_body_bytes"]),
-        identify_per_minute=int(v["identify_per_minute"]),
-        check_per_minute=int(v["check_per_minute"]),
+        identify_per_minute=_at_least_one(v["identify_per_minute"], "identify_per_minute"),
+        identify_per_owner_per_minute=_at_least_one(
+            v["identify_per_owner_per_minute"], "identify_per_owner_per_minute"
+        ),
+        identify_window_min=_positive(v["identify_window_min"], "identify_window_min"),
+        identify_alert_per_day=_positive(v["identify_alert_per_day"], "identify_alert_per_day"),
+        check_per_minute=_at_least_one(v["check_per_minute"], "check_per_minute"),
         max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
@@ -208,6 +253,13 @@ def _lifetime(value: Any) -> float:
     number = float(value)
     if not 0 <= number <= 36_500:
         raise ValueError("token_lifetime_days must be 0 (no expiry) to 36500")
+    return number
+
+
+def _resolution(value: Any) -> int:
+    number = int(value)
+    if not 0 <= number <= 15:
+        raise ValueError("disclosure_h3_resolution must be 0 to 15")
     return number
 
 

@@ -13,11 +13,21 @@ Every view of another party's notice is a disclosure, recorded by the service.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from .grid import (
+    DisclosureGrid,
+    cells_area_km2,
+    cells_covering,
+    cells_geojson,
+    round_band,
+    round_distance,
+    round_window,
+)
 from .interchange import format_instant
-from .model import Notice, Role
+from .model import Conflict, Notice, Role
 from .notices import notice_to_doc
 
 __all__ = [
@@ -27,6 +37,7 @@ __all__ = [
     "full_view",
     "identify_view",
     "minimal_view",
+    "rounded_overlap",
     "sees_in_full",
     "view_for",
 ]
@@ -84,6 +95,51 @@ def minimal_view(notice: Notice, overlap: dict[str, Any] | None) -> dict[str, An
     if overlap is not None:
         view["overlap"] = overlap
     return view
+
+
+def rounded_overlap(conflict: Conflict, grid: DisclosureGrid) -> tuple[dict[str, Any], float]:
+    """The overlap as another party is shown it, and its exposure in km² × hours.
+
+    The footprint becomes the grid cells that cover it, the band whole layers and
+    the window whole slots, all rounded outward; the distance is rounded down.
+    Nothing of which of the other notice's volumes met is shown. The exposure
+    (cell area × rounded duration, an open end counted as a day) is what the
+    disclosure budget counts.
+    """
+    overlaps = conflict.overlaps
+    cells: set[str] = set()
+    for o in overlaps:
+        if o.footprint is not None:
+            cells |= cells_covering(o.footprint, grid.resolution)
+    lows = [o.altitude[0] for o in overlaps]
+    highs = [o.altitude[1] for o in overlaps]
+    lower, upper = round_band(
+        None if min(lows) == -math.inf else min(lows),
+        None if max(highs) == math.inf else max(highs),
+        grid.layer_m,
+    )
+    ends = [o.time[1] for o in overlaps]
+    start, end = round_window(
+        min(o.time[0] for o in overlaps),
+        None if None in ends else max(e for e in ends if e is not None),
+        grid.slot_s,
+    )
+    hours = 24.0 if end is None else (end - start).total_seconds() / 3600.0
+    area = cells_area_km2(cells)
+    view = {
+        "footprint": cells_geojson(cells),
+        "cells": sorted(cells),
+        "distance_m": round_distance(min(o.distance_m for o in overlaps), grid.distance_step_m),
+        "altitude": {
+            "lower": lower,
+            "upper": upper,
+            "reference": overlaps[0].altitude[2],
+            "units": "m",
+        },
+        "time": {"start": format_instant(start), "end": format_instant(end)},
+        "grid": grid.describe(),
+    }
+    return view, area * hours
 
 
 def check_view(notice: Notice) -> dict[str, Any]:

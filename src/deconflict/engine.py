@@ -24,7 +24,7 @@ from deconflict.conflicts import (
     overlap_extent,
 )
 from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
-from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap
+from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap, TimeWindow
 from deconflict.overlap import overlap_shapes, project, project_one
 from deconflict.screen import Candidates, pack_volume, screen
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
@@ -127,6 +127,17 @@ def find_conflicts(
     return dict(found)
 
 
+def _time_share(
+    overlap: tuple[dt.datetime, dt.datetime | None], window: TimeWindow, margin_s: float
+) -> float:
+    """The part of the other volume's window (widened by the buffer) the overlap spans."""
+    start, end = overlap
+    if end is None or window.end is None:
+        return 1.0
+    whole = (window.end - window.start).total_seconds() + 2 * margin_s
+    return 1.0 if whole <= 0 else min(1.0, (end - start).total_seconds() / whole)
+
+
 def conflicts_in_store(
     tx: Transaction, notice: Notice, policy: SeparationPolicy
 ) -> dict[str, tuple[ConflictKind, list[Overlap]]]:
@@ -144,7 +155,7 @@ def conflicts_in_store(
         buffers = policy.buffers(kind)
         _, planes = project(candidates.cores[hits], fp.center, len(hits))
         radii = candidates.radius[hits]
-        shapes = overlap_shapes(fp, planes, radii, buffers.lateral_m)
+        shapes, shares = overlap_shapes(fp, planes, radii, buffers.lateral_m)
         _, (q_plane,) = project_one(fp, fp.center)
         gaps = shapely.distance(q_plane, planes) - fp.radius - radii
         for n, k in enumerate(hits.tolist()):
@@ -152,9 +163,11 @@ def conflicts_in_store(
             if gaps[n] > 0:  # apart, within the buffer: measure exactly on the sphere
                 other = footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
                 distance = round(footprint_distance_m(fp, other), 3)
+            window = candidates.window(k)
             altitude, time = overlap_extent(
-                volume, candidates.band(k), candidates.window(k), buffers, policy.datum
+                volume, candidates.band(k), window, buffers, policy.datum
             )
-            overlap = Overlap(i, int(chosen[k][2]), shapes[n], distance, altitude, time)
+            share = float(shares[n]) * _time_share(time, window, buffers.time_s)
+            overlap = Overlap(i, int(chosen[k][2]), shapes[n], distance, altitude, time, share)
             found.setdefault(chosen[k][1], (kind, []))[1].append(overlap)
     return found

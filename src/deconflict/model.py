@@ -180,7 +180,8 @@ class Overlap:
 
     ``footprint`` is GeoJSON of the part of volume ``a`` within the lateral buffer
     of volume ``b`` (``None`` when too thin to draw); ``distance_m`` is 0 when the
-    footprints intersect.
+    footprints intersect. ``share`` is how much of volume ``b`` (its buffered area
+    times its window) the overlap covers, 1 where it was not measured.
     """
 
     a_volume: int
@@ -189,6 +190,7 @@ class Overlap:
     distance_m: float
     altitude: tuple[float, float, str]
     time: tuple[dt.datetime, dt.datetime | None]
+    share: float = 1.0
 
 
 @dataclass(frozen=True)

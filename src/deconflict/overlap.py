@@ -84,12 +84,13 @@ def _to_lonlat(center: np.ndarray) -> Any:
 
 def overlap_shapes(
     query: Footprint, planes: np.ndarray, radii: np.ndarray, lateral_m: float
-) -> list[dict[str, Any] | None]:
+) -> tuple[list[dict[str, Any] | None], np.ndarray]:
     """Vectorised :func:`overlap_footprint` for cores already projected about ``query.center``.
 
     ``planes`` are the candidates' cores in that gnomonic plane and ``radii`` their
     radii (radians); the plane's unit is very nearly one radian near its centre,
-    which is all display needs.
+    which is all display needs. Also returns the share of each candidate's
+    buffered area that its overlap covers, for the disclosure alerts.
     """
     center = query.center
     _, (q_plane,) = project_one(query, center)
@@ -98,7 +99,11 @@ def overlap_shapes(
     theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=8), planes)
     shapes = shapely.intersection(mine, theirs)
     out: list[dict[str, Any] | None] = []
-    keep = ~shapely.is_empty(shapes) & (shapely.area(shapes) > 0)
+    areas = shapely.area(shapes)
+    whole = shapely.area(theirs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(whole > 0, np.minimum(areas / whole, 1.0), 1.0)
+    keep = ~shapely.is_empty(shapes) & (areas > 0)
     lonlat = shapely.transform(shapes[keep], _to_lonlat(center)) if keep.any() else []
     it = iter(lonlat)
     for k in range(len(shapes)):
@@ -110,7 +115,7 @@ def overlap_shapes(
             parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
             geometry = shapely.MultiPolygon(parts)
         out.append(shapely.geometry.mapping(geometry))
-    return out
+    return out, shares
 
 
 def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

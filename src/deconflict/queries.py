@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from deconflict import engine, errors
-from deconflict.altitude import w84_interval
+from deconflict.altitude import FEET, w84_interval
 from deconflict.conflicts import conflict_between
 from deconflict.disclosure import (
     Viewer,
@@ -37,8 +37,8 @@ from deconflict.model import (
     Volume,
 )
 from deconflict.notices import parse_notice
-from deconflict.ratelimit import RateLimiter
 from deconflict.store import Extent
+from deconflict.store.protocols import Transaction
 from deconflict.tracks import TrackMonitor
 from deconflict.views import NoticeViews
 from deconflict.volumes import parse_bbox, parse_instant
@@ -52,8 +52,6 @@ class Queries(NoticeViews):
     """The reads of the application; :class:`~deconflict.service.Service` adds the writes."""
 
     tracks: TrackMonitor
-    _identify_limit: RateLimiter
-    _check_limit: RateLimiter
 
     # --- reads --------------------------------------------------------------------------
 
@@ -162,36 +160,42 @@ class Queries(NoticeViews):
                 if sees_in_full(viewer, other):
                     others[other_id] = self._full(tx, other)
         views, disclosures = [], []
-        for r in records:
-            mine_id, other_id = (r.a, r.b) if r.a_party == viewer.party else (r.b, r.a)
-            if mine_id not in mine or other_id not in others:
-                continue
-            me, other = mine[mine_id], others[other_id]
-            conflict = current.get((mine_id, other_id))
-            if conflict is None:  # resolved since: show what was recorded, without overlap
-                view = {
-                    "kind": r.kind,
-                    "status": r.status,
-                    "notice": {"id": me.id, "version": me.version},
-                    "other": full_view(other)
-                    if sees_in_full(viewer, other)
-                    else minimal_view(other, None),
-                    "overlap": None,
-                }
-            else:
-                view = self._conflict_view(viewer, conflict, me, other, r.status)
-            view["detected_at"] = format_instant(r.detected_at)
-            views.append(view)
-            disclosures.append(self._disclosure(viewer, other, "conflict", view))
-        self._record(disclosures)
+        with self.ledger.write() as tx:  # what is shown is paid for and recorded together
+            for r in records:
+                mine_id, other_id = (r.a, r.b) if r.a_party == viewer.party else (r.b, r.a)
+                if mine_id not in mine or other_id not in others:
+                    continue
+                me, other = mine[mine_id], others[other_id]
+                conflict = current.get((mine_id, other_id))
+                if conflict is None:  # resolved since: show what was recorded, without overlap
+                    view = {
+                        "kind": r.kind,
+                        "status": r.status,
+                        "notice": {"id": me.id, "version": me.version},
+                        "other": full_view(other)
+                        if sees_in_full(viewer, other)
+                        else minimal_view(other, None),
+                        "overlap": None,
+                    }
+                else:
+                    view = self._conflict_view(tx, viewer, conflict, me, other, r.status)
+                view["detected_at"] = format_instant(r.detected_at)
+                views.append(view)
+                disclosures.append(self._disclosure(viewer, other, "conflict", view))
+            self._disclose(tx, disclosures)
+        self.alerts.notifier.notify()
         return len(every), views
 
     def check(self, viewer: Viewer, body: Any) -> dict[str, Any]:
-        """What-if: the conflicts a notice would have. Nothing is stored but what it showed."""
+        """What-if: the conflicts a notice would have. Nothing is stored but what it showed.
+
+        Another party's notice is shown as existence only (id, kind, owner); each
+        check draws on the same ration as refused writes.
+        """
         notice = parse_notice(
             body, notice_id="what-if", party=viewer.party, version=0, limits=self.settings.limits
         )
-        self._check_limit.take(viewer.party)  # probes of others' notices are rationed
+        self.operation_limits(notice)
         with self.store.read() as tx:
             found, others = self._detect(tx, notice)
             for other_id, other in others.items():
@@ -209,9 +213,43 @@ class Queries(NoticeViews):
             else:
                 view = {"kind": c.kind.value, "other": check_view(other)}
             views.append(view)
-            disclosures.append(self._disclosure(viewer, other, "check", view))
-        self._record(disclosures)
+            if other.party != viewer.party:
+                disclosures.append(self._disclosure(viewer, other, "check", view))
+        with self.ledger.write() as tx:
+            self.rations.take(tx, f"probe\x00{viewer.party}", self.settings.check_per_minute)
+            self._probed(tx, viewer, [others[c.b] for c in found])
+            self._disclose(tx, disclosures)
+        self.alerts.notifier.notify()
         return {"conflicts": views}
+
+    def operation_limits(self, notice: Notice) -> None:
+        """Operations fit real activity: area and duration per volume, and how far ahead."""
+        if notice.kind is not NoticeKind.OPERATION:
+            return
+        settings = self.settings
+        horizon = self.clock.now() + dt.timedelta(days=settings.max_horizon_days)
+        longest = dt.timedelta(hours=settings.max_operation_hours)
+        for i, volume in enumerate(notice.volumes):
+            area_km2 = volume.footprint.area_m2 / 1e6
+            if area_km2 > settings.max_operation_area_km2:
+                raise errors.AreaTooLarge(
+                    f"an operation volume covers at most {settings.max_operation_area_km2:,.0f} "
+                    f"km² (max_operation_area_km2); this one {area_km2:,.0f} km²",
+                    field=f"volumes[{i}].footprint",
+                )
+            end = volume.time.end
+            if end is None or end - volume.time.start > longest:
+                raise errors.InvalidValue(
+                    f"an operation volume lasts at most {settings.max_operation_hours:g} h "
+                    "(max_operation_hours)",
+                    field=f"volumes[{i}].time.end",
+                )
+            if end > horizon:
+                raise errors.InvalidValue(
+                    f"operations may be notified at most {settings.max_horizon_days:g} "
+                    "days ahead (max_horizon_days)",
+                    field=f"volumes[{i}].time.end",
+                )
 
     def identify(
         self,
@@ -224,8 +262,13 @@ class Queries(NoticeViews):
         tolerance_m: float = 0.0,
         tolerance_s: float = 0.0,
     ) -> dict[str, Any]:
-        """Whose operations cover a point at an instant: the owner and kind, nothing more."""
-        self._identify_limit.take(viewer.party)
+        """Whose operations cover a point at an instant: the owner and kind, nothing more.
+
+        ``alt`` is in metres, or in flight levels (hundreds of feet) when ``alt_ref``
+        is FL. Operations are identified only near the current time, and each
+        identification draws on the caller's ration and on one per owner found; an
+        invalid probe costs nothing.
+        """
         instant = parse_instant(time, "time")
         for name, value in (
             ("lon", lon),
@@ -251,6 +294,14 @@ class Queries(NoticeViews):
             raise errors.UnknownAltitudeReference(
                 "alt_ref must be W84, AMSL, FL or AGL", field="alt_ref"
             ) from None
+        window = dt.timedelta(minutes=self.settings.identify_window_min)
+        if abs(instant - self.clock.now()) > window:
+            raise errors.InvalidValue(
+                f"identification is about now: time must be within "
+                f"{self.settings.identify_window_min:g} minutes of the current time",
+                field="time",
+            )
+        metres = alt * 100.0 * FEET if reference is AltitudeReference.FL else alt
         spread = dt.timedelta(seconds=tolerance_s)
         probe = Notice(
             "identify",
@@ -259,7 +310,7 @@ class Queries(NoticeViews):
             (
                 Volume(
                     circle(lon, lat, max(tolerance_m, 0.01), self.settings.limits, "point"),
-                    AltitudeBand(alt, alt, reference),
+                    AltitudeBand(metres, metres, reference),
                     TimeWindow(instant - spread, instant + spread + dt.timedelta(microseconds=1)),
                 ),
             ),
@@ -270,7 +321,7 @@ class Queries(NoticeViews):
         )
         with self.store.read() as tx:
             records = tx.notices.candidates(engine.extents(probe, self.settings.policy, pad=False))
-        views, disclosures = [], []
+        views, disclosures, found = [], [], []
         for record in records:
             notice = self._load(record)
             if (
@@ -282,8 +333,13 @@ class Queries(NoticeViews):
             views.append(view)
             if notice.party != viewer.party:
                 disclosures.append(self._disclosure(viewer, notice, "identify", view))
-        self._record(disclosures)
-        band = w84_interval(AltitudeBand(alt, alt, reference), self.settings.policy.datum)
+                if not sees_in_full(viewer, notice):
+                    found.append(notice)
+        with self.ledger.write() as tx:
+            self._identified(tx, viewer, found)
+            self._disclose(tx, disclosures)
+        self.alerts.notifier.notify()
+        band = w84_interval(AltitudeBand(metres, metres, reference), self.settings.policy.datum)
         tracks = self.tracks.near(
             viewer,
             lon,
@@ -294,6 +350,32 @@ class Queries(NoticeViews):
             tolerance_m,
         )
         return {"operations": views, "tracks": tracks}
+
+    def _identified(self, tx: Transaction, viewer: Viewer, found: list[Notice]) -> None:
+        """Ration an identification per caller and per owner found; alert owners past the limit."""
+        settings = self.settings
+        self.rations.take(tx, f"identify\x00{viewer.party}", settings.identify_per_minute)
+        owners = sorted({n.party for n in found})
+        for owner in owners:
+            key = f"identify\x00{viewer.party}\x00{owner}"
+            self.rations.take(tx, key, settings.identify_per_owner_per_minute)
+        limit = settings.identify_alert_per_day
+        self.alerts.need_to_know(
+            tx,
+            [
+                (
+                    owner,
+                    {
+                        "reason": "identify",
+                        "recipient": viewer.party,
+                        "message": f"{viewer.party}'s identifications have found your operations"
+                        f" more than {limit:g} times within a day",
+                    },
+                )
+                for owner in owners
+                if self.rations.tally(tx, f"identified\x00{viewer.party}\x00{owner}", 1.0, limit)
+            ],
+        )
 
     def incident(
         self, viewer: Viewer, at: Any, lon: float, lat: float, radius_km: float, window_min: float

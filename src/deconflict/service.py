@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deconflict import engine, errors
@@ -26,17 +26,16 @@ from deconflict.disclosure import (
     full_view,
     sees_in_full,
 )
+from deconflict.grid import round_window
 from deconflict.ledger.entries import notice_entry
 from deconflict.model import (
     Conflict,
     Notice,
-    NoticeKind,
     NoticeState,
     Role,
 )
 from deconflict.notices import Awareness, notice_to_doc, parse_awareness, parse_notice
 from deconflict.queries import Queries
-from deconflict.ratelimit import RateLimiter
 from deconflict.store import ConflictRecord, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
 from deconflict.tracks import TrackMonitor
@@ -46,11 +45,16 @@ __all__ = ["Outcome", "Service"]
 
 @dataclass
 class Outcome:
-    """A write's answer: its status and body, and the error to raise once committed."""
+    """A write's answer: its status and body, and the error to raise once committed.
+
+    A refusal for missing awareness also keeps, for the F3548 facade, each missing
+    notice's overlap window rounded outward to the disclosure grid.
+    """
 
     status: int
     body: dict[str, Any]
     error: errors.DeconflictError | None = None
+    windows: dict[str, tuple[dt.datetime, dt.datetime | None]] = field(default_factory=dict)
 
 
 class Service(Queries):
@@ -62,8 +66,6 @@ class Service(Queries):
         self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
         self.alerts = AlertCenter(store, self.ledger, clock, settings, self._disclose)
         self.tracks = TrackMonitor(store, self.ledger, clock, settings, self.alerts)
-        self._identify_limit = RateLimiter(settings.identify_per_minute, clock)
-        self._check_limit = RateLimiter(settings.check_per_minute, clock)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -72,15 +74,7 @@ class Service(Queries):
             raise errors.Forbidden("an auditor may read metadata but not notify")
 
     def check_limits(self, tx: Transaction, notice: Notice) -> None:
-        if notice.kind is NoticeKind.OPERATION:
-            horizon = self.clock.now() + dt.timedelta(days=self.settings.max_horizon_days)
-            for i, volume in enumerate(notice.volumes):
-                if volume.time.end is not None and volume.time.end > horizon:
-                    raise errors.InvalidValue(
-                        f"operations may be notified at most {self.settings.max_horizon_days:g} "
-                        "days ahead",
-                        field=f"volumes[{i}].time.end",
-                    )
+        self.operation_limits(notice)
         for i, party in enumerate(sorted(notice.audience.parties)):
             if tx.parties.get(party) is None:
                 raise errors.InvalidValue(f"no party {party!r}", field=f"audience.parties[{i}]")
@@ -143,22 +137,14 @@ class Service(Queries):
         for other_id, other in others.items():
             if sees_in_full(viewer, other):
                 others[other_id] = self._full(tx, other)
-        views = [self._conflict_view(viewer, c, notice, others[c.b], "open") for c in found]
+        unproven = [c for c in found if not awareness.proven(c.b, c.b_version)]
+        if awareness.strict and unproven:
+            return self._refuse(tx, viewer, unproven, others)
+        views = [self._conflict_view(tx, viewer, c, notice, others[c.b], "open") for c in found]
         disclosures = [
             self._disclosure(viewer, others[c.b], "conflict", v)
             for c, v in zip(found, views, strict=True)
         ]
-        missing = [
-            v["other"] | {"overlap": v["overlap"]}
-            for c, v in zip(found, views, strict=True)
-            if not awareness.proven(c.b, c.b_version)
-        ]
-        if awareness.strict and missing:
-            self._disclose(tx, disclosures)
-            error = errors.AwarenessMissing(
-                f"{len(missing)} conflicting notice(s) missing from aware_of", field="aware_of"
-            )
-            return Outcome(409, {"error": error.to_dict(), "missing": missing}, error)
         now = self.clock.now()
         created = created_at or now
         record = NoticeRecord(
@@ -186,6 +172,45 @@ class Service(Queries):
             "receipt": self.ledger.receipt(tx, logged),
         }
         return Outcome(status, body)
+
+    def _refuse(
+        self, tx: Transaction, viewer: Viewer, unproven: list[Conflict], others: dict[str, Notice]
+    ) -> Outcome:
+        """409 for missing awareness: who and what, never where; rationed like a check.
+
+        A refusal stores nothing, so it must teach no more than a what-if check:
+        id, version, kind and owner of each missing notice, and it draws on the
+        same ration.
+        """
+        missing = [others[c.b] for c in unproven]
+        if not all(sees_in_full(viewer, n) for n in missing):
+            self.rations.take(tx, f"probe\x00{viewer.party}", self.settings.check_per_minute)
+        views = [
+            {"id": n.id, "version": n.version, "kind": n.kind.value, "party": n.party}
+            for n in missing
+        ]
+        self._probed(tx, viewer, missing)
+        self._disclose(
+            tx,
+            [
+                self._disclosure(viewer, n, "refusal", v)
+                for n, v in zip(missing, views, strict=True)
+                if n.party != viewer.party
+            ],
+        )
+        grid = self.settings.grid
+        windows = {}
+        for c in unproven:
+            ends = [o.time[1] for o in c.overlaps]
+            windows[c.b] = round_window(
+                min(o.time[0] for o in c.overlaps),
+                None if None in ends else max(e for e in ends if e is not None),
+                grid.slot_s,
+            )
+        error = errors.AwarenessMissing(
+            f"{len(missing)} conflicting notice(s) missing from aware_of", field="aware_of"
+        )
+        return Outcome(409, {"error": error.to_dict(), "missing": views}, error, windows)
 
     def _idempotent(
         self, viewer: Viewer, key: str | None, request: tuple[Any, ...], work: Any

@@ -6,31 +6,39 @@ record each showing as a ledgered disclosure; this is that common part.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deconflict import engine
 from deconflict.clock import Clock
 from deconflict.config import Settings
 from deconflict.disclosure import (
     Viewer,
+    check_view,
     full_view,
     minimal_view,
+    rounded_overlap,
     sees_in_full,
 )
 from deconflict.geometry import GeometryLimits
 from deconflict.interchange import conflict_to_json, format_instant
-from deconflict.ledger.entries import disclosure_item
+from deconflict.ledger.entries import canonical, disclosure_item
 from deconflict.ledger.log import Ledger
 from deconflict.model import (
     Conflict,
     Notice,
+    Role,
 )
 from deconflict.notices import parse_notice
+from deconflict.rations import Rations
 from deconflict.store import DisclosureRecord, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
+
+if TYPE_CHECKING:
+    from deconflict.alerts.center import AlertCenter
 
 __all__ = ["STORED", "NoticeViews"]
 
@@ -43,17 +51,27 @@ STORED = GeometryLimits(
     max_corridor_half_width_m=1e9,
 )
 #: What each kind of disclosure shows someone outside the audience.
-_LEVELS = {"conflict": "minimal", "check": "existence", "identify": "owner", "metadata": "metadata"}
+_LEVELS = {
+    "conflict": "minimal",
+    "check": "existence",
+    "refusal": "existence",
+    "identify": "owner",
+    "metadata": "metadata",
+}
+_DAY_S = 86_400.0
 
 
 class NoticeViews:
     """Loading notices, shaping what each party may see of them, recording what it saw."""
+
+    alerts: AlertCenter
 
     def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
         self.ledger = Ledger(store, clock, settings.ledger_origin)
+        self.rations = Rations(clock)
         self._cache: OrderedDict[tuple[str, int], Notice] = OrderedDict()
 
     # --- loading and indexing -----------------------------------------------------------
@@ -128,21 +146,109 @@ class NoticeViews:
         ]
 
     def _conflict_view(
-        self, viewer: Viewer, conflict: Conflict, mine: Notice, other: Notice, status: str
+        self,
+        tx: Transaction,
+        viewer: Viewer,
+        conflict: Conflict,
+        mine: Notice,
+        other: Notice,
+        status: str,
     ) -> dict[str, Any]:
-        overlap = conflict_to_json(conflict)["overlap"]
-        if sees_in_full(viewer, other):
-            shown = full_view(other)
-        else:  # the other side's volume indices would hint at volumes it may not see
-            shown = minimal_view(other, None)
-            overlap = {k: v for k, v in overlap.items() if k != "volumes"}
-        return {
+        """One conflict as ``viewer`` may see it, inside the write transaction that records it.
+
+        The audience sees the other notice and the exact overlap. Anyone else sees
+        the minimal view with the overlap rounded outward to the disclosure grid,
+        paid from its daily budget; past the budget, existence only.
+        """
+        view: dict[str, Any] = {
             "kind": conflict.kind.value,
             "status": status,
             "notice": {"id": mine.id, "version": mine.version},
-            "other": shown,
-            "overlap": overlap,
         }
+        if sees_in_full(viewer, other):
+            return view | {
+                "other": full_view(other),
+                "overlap": conflict_to_json(conflict)["overlap"],
+            }
+        if self._over_budget(tx, viewer):
+            return view | {"other": check_view(other), "overlap": None, "capped": True}
+        overlap, exposure = rounded_overlap(conflict, self.settings.grid)
+        self._spend(tx, viewer, other, overlap, exposure, conflict)
+        return view | {"other": minimal_view(other, None), "overlap": overlap}
+
+    # --- the disclosure budget -----------------------------------------------------------
+
+    def _over_budget(self, tx: Transaction, viewer: Viewer) -> bool:
+        key = f"budget\x00{viewer.party}"
+        return self.rations.over(tx, key, self.settings.disclosure_budget_km2h)
+
+    def _spend(
+        self,
+        tx: Transaction,
+        viewer: Viewer,
+        other: Notice,
+        overlap: dict[str, Any],
+        exposure: float,
+        conflict: Conflict,
+    ) -> None:
+        """Charge a rounded view to the viewer's budget, once a day per view of a version.
+
+        Passing the budget alerts the admins; passing the share of one notice
+        alerts its owner.
+        """
+        now = self.clock.now().timestamp()
+        digest = hashlib.sha256(canonical(overlap)).hexdigest()
+        if not tx.shown.first(viewer.party, other.id, other.version, digest, now, now - _DAY_S):
+            return
+        settings = self.settings
+        alerts: list[tuple[str, dict[str, Any]]] = []
+        budget = settings.disclosure_budget_km2h
+        if self.rations.tally(tx, f"budget\x00{viewer.party}", exposure, budget):
+            note = {
+                "reason": "budget",
+                "recipient": viewer.party,
+                "budget_km2h": budget,
+                "message": f"{viewer.party} has been shown its day's budget of others' notices;"
+                " it now sees their conflicts as existence only",
+            }
+            alerts += [(p.party.id, note) for p in tx.parties.all() if p.party.role is Role.ADMIN]
+        share = _share(conflict)
+        limit = settings.disclosure_share_alert
+        if self.rations.tally(tx, f"share\x00{viewer.party}\x00{other.id}", share, limit):
+            alerts.append(
+                (
+                    other.party,
+                    {
+                        "reason": "share",
+                        "recipient": viewer.party,
+                        "notice": {"id": other.id, "version": other.version},
+                        "message": f"{viewer.party} has been shown more than {limit:.0%} of this"
+                        " notice within a day, through conflicts with its own notices",
+                    },
+                )
+            )
+        self.alerts.need_to_know(tx, alerts)
+
+    def _probed(self, tx: Transaction, viewer: Viewer, notices: Sequence[Notice]) -> None:
+        """Count what-if checks and refusals that touched others' notices; alert past the limit."""
+        limit = self.settings.probe_alert_per_day
+        alerts = [
+            (
+                n.party,
+                {
+                    "reason": "probes",
+                    "recipient": viewer.party,
+                    "notice": {"id": n.id, "version": n.version},
+                    "message": f"{viewer.party}'s what-if checks and refused writes have touched"
+                    f" this notice more than {limit:g} times within a day",
+                },
+            )
+            for n in notices
+            if n.party != viewer.party
+            and not sees_in_full(viewer, n)
+            and self.rations.tally(tx, f"probe\x00{viewer.party}\x00{n.id}", 1.0, limit)
+        ]
+        self.alerts.need_to_know(tx, alerts)
 
     def _disclosure(
         self, viewer: Viewer, notice: Notice, reason: str, view: dict[str, Any]
@@ -203,3 +309,11 @@ class NoticeViews:
         if disclosures:
             with self.ledger.write() as tx:
                 self._disclose(tx, disclosures)
+
+
+def _share(conflict: Conflict) -> float:
+    """How much of the other notice's most covered volume the conflict's overlaps cover."""
+    per_volume: dict[int, float] = {}
+    for o in conflict.overlaps:
+        per_volume[o.b_volume] = per_volume.get(o.b_volume, 0.0) + o.share
+    return max(per_volume.values())

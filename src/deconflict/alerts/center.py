@@ -176,6 +176,18 @@ class AlertCenter:
         self._queue(tx, items, lambda s, kind, data: "conflict" in s.doc["events"])
         self._disclose(tx, disclosures)
 
+    def need_to_know(self, tx: Transaction, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Tell owners and admins what one party is being shown: ``(party, data)`` items.
+
+        These are ``disclosure`` alerts: a budget spent, a large share of a notice
+        shown, many probes of a notice or identifications of an owner's operations.
+        """
+        self._queue(
+            tx,
+            [(party, "disclosure", data) for party, data in items],
+            lambda s, kind, data: "disclosure" in s.doc["events"],
+        )
+
     def track_alerts(
         self,
         tx: Transaction,

@@ -28,7 +28,7 @@ __all__ = ["EVENTS", "Parsed", "allowed_webhook", "matches", "parse_subscription
 #: ``notice``: a notice the party may see was filed, changed or cancelled.
 #: ``conflict``: a conflict of one of its own notices opened, changed or resolved.
 #: ``track``: its aircraft's conformance, closest approaches and incursions.
-EVENTS = ("notice", "conflict", "track")
+EVENTS = ("notice", "conflict", "track", "disclosure")
 _KEYS = {"events", "kinds", "area", "altitude", "time", "webhook"}
 
 

@@ -296,7 +296,9 @@ class Entities:
             awareness = self.refs.awareness(tx, key, state in _PLANNED_STATES, processes)
             outcome = self._admit(tx, client, notice, record, awareness)
             if outcome.error is not None:
-                answer = self.refs.airspace_conflict(tx, client, outcome.body["missing"])
+                answer = self.refs.airspace_conflict(
+                    tx, client, outcome.body["missing"], outcome.windows
+                )
             else:
                 self._link(tx, entity_id, sub, before["subscription_id"] if before else None)
                 doc = self._document("oir", entity_id, client, notice, base_url) | {

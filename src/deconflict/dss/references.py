@@ -27,7 +27,6 @@ from deconflict.conflicts import conflict_kind, volumes_conflict
 from deconflict.disclosure import Viewer, sees_in_full
 from deconflict.model import Buffers, Channel, Notice, NoticeKind, NoticeState, Party, Role, Volume
 from deconflict.notices import Awareness
-from deconflict.ratelimit import RateLimiter
 from deconflict.service import Service
 from deconflict.store import Extent
 from deconflict.store.protocols import Transaction
@@ -63,11 +62,14 @@ class References:
         self.datum = settings.policy.datum
         #: The facade's own bound on areas, for queries, entities and subscriptions.
         self.limits = replace(settings.limits, max_area_km2=settings.dss_max_area_km2)
-        self._reads = RateLimiter(settings.dss_reads_per_minute, service.clock)
 
-    def ration(self, client: Client) -> None:
-        """Spend one of the USS's reads a minute, or 429: each read takes the write lock."""
-        self._reads.take(f"{client.issuer}\x00{client.sub}")  # not another issuer's sub
+    def ration(self, tx: Transaction, client: Client) -> None:
+        """Spend one of the USS's reads a minute, or 429: each read takes the write lock.
+
+        The ration is kept in the store, so every API process draws on the same one.
+        """
+        key = f"dss-read\x00{client.issuer}\x00{client.sub}"  # not another issuer's sub
+        self.service.rations.take(tx, key, self.service.settings.dss_reads_per_minute)
 
     def area(self, body: Any) -> Volume:
         """The ``area_of_interest`` of a query body."""
@@ -208,9 +210,17 @@ class References:
         return Awareness(seen, strict, proves)
 
     def airspace_conflict(
-        self, tx: Transaction, client: Client, missing: list[dict[str, Any]]
+        self,
+        tx: Transaction,
+        client: Client,
+        missing: list[dict[str, Any]],
+        windows: dict[str, tuple[dt.datetime, dt.datetime | None]],
     ) -> dict[str, Any]:
-        """The 409 body for the conflicting notices a key did not prove."""
+        """The 409 body for the conflicting notices a key did not prove.
+
+        A native notice is shown only over the overlap's window, rounded outward
+        to the disclosure grid's time slots.
+        """
         intents: list[dict[str, Any]] = []
         constraints: list[dict[str, Any]] = []
         for view in missing:
@@ -225,10 +235,7 @@ class References:
                 if record is None:
                     continue
                 notice = self.service.notice_of(record)
-                overlap = view["overlap"]["time"]
-                start = parse_instant(overlap["start"], "start")
-                end = parse_instant(overlap["end"], "end") if overlap["end"] else None
-                ref = self.native_reference(tx, notice, start, end)
+                ref = self.native_reference(tx, notice, *windows[notice_id])
                 (constraints if notice.kind is NoticeKind.PROTECTED else intents).append(ref)
         return {
             "message": (

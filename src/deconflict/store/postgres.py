@@ -26,6 +26,7 @@ from deconflict import errors
 from deconflict.model import Channel, Party
 
 from .facade import FacadeDocs
+from .meters import Meters, Showings
 from .postgres_alerts import PostgresAlerts
 from .postgres_ledger import PostgresLedger
 from .postgres_notices import PostgresNotices
@@ -234,6 +235,8 @@ class _Tx:
         self.ledger = PostgresLedger(conn)
         self.alerts = PostgresAlerts(conn)
         self.facade = FacadeDocs(conn, "%s")
+        self.meters = Meters(conn, "%s")
+        self.shown = Showings(conn, "%s")
         self.tracks = PostgresTracks(conn)
 
 

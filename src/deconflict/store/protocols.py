@@ -286,6 +286,27 @@ class Transaction(Protocol):
     @property
     def facade(self) -> FacadeRepo: ...
 
+    @property
+    def meters(self) -> MeterRepo: ...
+
+    @property
+    def shown(self) -> ShowingRepo: ...
+
+
+class MeterRepo(Protocol):
+    """Levels that drain over time: rations, budgets, alert thresholds."""
+
+    def get(self, key: str) -> tuple[float, float] | None: ...
+    def put(self, key: str, level: float, at: float) -> None: ...
+
+
+class ShowingRepo(Protocol):
+    """Which rounded views of a notice version each party has been shown."""
+
+    def first(
+        self, recipient: str, notice_id: str, version: int, digest: str, at: float, since: float
+    ) -> bool: ...
+
 
 class Store(Protocol):
     @property

@@ -22,6 +22,7 @@ from typing import Any
 from deconflict.model import Channel, Party, Role
 
 from .facade import FacadeDocs
+from .meters import Meters, Showings
 from .records import ConflictRecord, DisclosureRecord, Extent, NoticeRecord, PartyRecord, VolumeRow
 from .sqlite_alerts import SqliteAlerts
 from .sqlite_ledger import SqliteLedger
@@ -506,6 +507,8 @@ class _Tx:
         self.alerts = SqliteAlerts(conn)
         self.tracks = SqliteTracks(conn)
         self.facade = FacadeDocs(conn, "?")
+        self.meters = Meters(conn, "?")
+        self.shown = Showings(conn, "?")
 
 
 def _migrations() -> list[tuple[int, str]]:

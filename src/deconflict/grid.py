@@ -1,0 +1,161 @@
+"""The disclosure grid: what another party is shown of a conflict, rounded outward.
+
+A party outside a notice's audience learns of it through a conflict, and sees
+where and when to keep clear: the 4D overlap, rounded outward to a coarse grid
+so that the exact shape, band and window stay private.
+
+- **Footprint:** the cells of a hexagonal H3 grid (default resolution 6, about
+  36 km² a cell) that meet the exact overlap.
+- **Altitude:** outward to whole layers (default 300 m).
+- **Time:** outward to whole slots (default 15 minutes) since the epoch.
+
+Rounding outward never hides part of the overlap, so avoidance stays safe: the
+cells are found on the overlap's rings densified along their great-circle
+edges, and every cell holding a densified vertex is added to those that H3
+finds overlapping the polygon. The exact overlap stays in the store, for the
+incident report and the ledger's commitments.
+
+>>> grid = DisclosureGrid()
+>>> round_band(1234.5, 2500.0, grid.layer_m)
+(1200.0, 2700.0)
+>>> t = dt.datetime(2026, 6, 1, 12, 7, 30, tzinfo=dt.UTC)
+>>> [x.strftime("%H:%M") for x in round_window(t, t + dt.timedelta(minutes=1), grid.slot_s)]
+['12:00', '12:15']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import h3
+import numpy as np
+
+from .sphere import EARTH_RADIUS_M, angle, lonlat_to_unit, slerp, unit_to_lonlat
+
+__all__ = [
+    "DisclosureGrid",
+    "cells_area_km2",
+    "cells_covering",
+    "cells_geojson",
+    "round_band",
+    "round_distance",
+    "round_window",
+]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Densify edges to this step, so a chord and the great-circle arc it stands for
+#: differ by far less than a millimetre, whichever plane H3 tests them in.
+_STEP_M = 1_000.0
+
+
+@dataclass(frozen=True)
+class DisclosureGrid:
+    """The resolution at which another party's side of a conflict is shown."""
+
+    #: H3 resolution of footprint cells (0 coarsest … 15 finest; 6 is about 36 km²).
+    resolution: int = 6
+    #: Altitude layer thickness in metres.
+    layer_m: float = 300.0
+    #: Time slot length in seconds.
+    slot_s: float = 900.0
+    #: Distances are shown rounded down to whole steps of this many metres.
+    distance_step_m: float = 1_000.0
+
+    def describe(self) -> dict[str, Any]:
+        """The grid as shown beside a rounded overlap, so a reader knows its precision."""
+        return {
+            "h3_resolution": self.resolution,
+            "altitude_layer_m": self.layer_m,
+            "time_slot_s": self.slot_s,
+        }
+
+
+def round_band(lower: float | None, upper: float | None, layer_m: float) -> tuple[Any, Any]:
+    """A band widened to whole layers; unbounded ends stay unbounded."""
+    lo = None if lower is None else math.floor(lower / layer_m) * layer_m
+    hi = None if upper is None else math.ceil(upper / layer_m) * layer_m
+    return lo, hi
+
+
+def round_window(
+    start: dt.datetime, end: dt.datetime | None, slot_s: float
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """A window widened to whole slots since the epoch; an open end stays open."""
+    slot = dt.timedelta(seconds=slot_s)
+    first = _EPOCH + slot * math.floor((start - _EPOCH) / slot)
+    if end is None:
+        return first, None
+    last = _EPOCH + slot * math.ceil((end - _EPOCH) / slot)
+    return first, max(last, first + slot)
+
+
+def round_distance(distance_m: float, step_m: float) -> float:
+    """A distance rounded down to whole steps: never further than it is."""
+    return math.floor(distance_m / step_m) * step_m
+
+
+def _densified(ring: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+    """A ring's vertices plus points along each great-circle edge, as ``(lat, lon)``."""
+    coords = np.asarray(ring, dtype=np.float64)[:, :2]
+    units = lonlat_to_unit(coords[:, 0], coords[:, 1])
+    points = []
+    for a, b in itertools.pairwise(units):
+        steps = max(1, math.ceil(float(angle(a, b)) * EARTH_RADIUS_M / _STEP_M))
+        points.append(slerp(a, b, np.arange(steps) / steps))
+    lon, lat = unit_to_lonlat(np.concatenate(points))
+    return list(zip(lat.tolist(), lon.tolist(), strict=True))
+
+
+def _polygons(geojson: dict[str, Any]) -> Iterable[list[list[list[float]]]]:
+    if geojson["type"] == "Polygon":
+        yield geojson["coordinates"]
+    else:
+        yield from geojson["coordinates"]
+
+
+def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
+    """H3 cells that together cover a GeoJSON Polygon or MultiPolygon.
+
+    Every cell H3 finds overlapping the densified polygon, and every cell that
+    holds one of its densified vertices: the union covers the polygon.
+
+    >>> square = {"type": "Polygon", "coordinates": [[[36, 34], [36.1, 34], [36.1, 34.1],
+    ...     [36, 34.1], [36, 34]]]}
+    >>> cells = cells_covering(square, 6)
+    >>> len(cells) >= 3, round(cells_area_km2(cells)) > 100
+    (True, True)
+    """
+    cells: set[str] = set()
+    for rings in _polygons(geojson):
+        dense = [_densified(ring) for ring in rings]
+        shape = h3.LatLngPoly(dense[0], *dense[1:])
+        cells.update(h3.h3shape_to_cells_experimental(shape, resolution, "overlap"))
+        for ring in dense:
+            cells.update(h3.latlng_to_cell(lat, lon, resolution) for lat, lon in ring)
+    return cells
+
+
+def cells_area_km2(cells: Iterable[str]) -> float:
+    """Total area of cells, in km²."""
+    return float(sum(h3.cell_area(c, "km^2") for c in cells))
+
+
+def cells_geojson(cells: Iterable[str]) -> dict[str, Any] | None:
+    """The union of cells as a GeoJSON MultiPolygon, for drawing."""
+    cells = sorted(cells)
+    if not cells:
+        return None
+    geo = h3.cells_to_h3shape(cells).__geo_interface__
+    polygons = [geo["coordinates"]] if geo["type"] == "Polygon" else geo["coordinates"]
+    return {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[round(x, 7), round(y, 7)] for x, y in ring] for ring in polygon]
+            for polygon in polygons
+        ],
+    }
