@@ -262,8 +262,7 @@ class Audit:
         if any(h3.get_resolution(c) != 6 for c in cells):
             self.leak(where, f"overlap with {other.id} is finer than the grid: {sorted(cells)}")
         drawn = {
-            h3.latlng_to_cell(lat, lon, 6)
-            for lon, lat in _cell_centres(overlap.get("footprint"))
+            h3.latlng_to_cell(lat, lon, 6) for lon, lat in _cell_centres(overlap.get("footprint"))
         }
         if not drawn <= cells:
             self.leak(where, f"overlap with {other.id} draws more than its cells")

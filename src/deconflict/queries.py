@@ -216,7 +216,7 @@ class Queries(NoticeViews):
             if other.party != viewer.party:
                 disclosures.append(self._disclosure(viewer, other, "check", view))
         with self.ledger.write() as tx:
-            self.rations.take(tx, f"probe\x00{viewer.party}", self.settings.check_per_minute)
+            self.rations.take(tx, ("probe", viewer.party), self.settings.check_per_minute)
             self._probed(tx, viewer, [others[c.b] for c in found])
             self._disclose(tx, disclosures)
         self.alerts.notifier.notify()
@@ -354,10 +354,10 @@ class Queries(NoticeViews):
     def _identified(self, tx: Transaction, viewer: Viewer, found: list[Notice]) -> None:
         """Ration an identification per caller and per owner found; alert owners past the limit."""
         settings = self.settings
-        self.rations.take(tx, f"identify\x00{viewer.party}", settings.identify_per_minute)
+        self.rations.take(tx, ("identify", viewer.party), settings.identify_per_minute)
         owners = sorted({n.party for n in found})
         for owner in owners:
-            key = f"identify\x00{viewer.party}\x00{owner}"
+            key = ("identify", viewer.party, owner)
             self.rations.take(tx, key, settings.identify_per_owner_per_minute)
         limit = settings.identify_alert_per_day
         self.alerts.need_to_know(
@@ -373,7 +373,7 @@ class Queries(NoticeViews):
                     },
                 )
                 for owner in owners
-                if self.rations.tally(tx, f"identified\x00{viewer.party}\x00{owner}", 1.0, limit)
+                if self.rations.tally(tx, ("identified", viewer.party, owner), 1.0, limit)
             ],
         )
 

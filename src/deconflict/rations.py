@@ -18,6 +18,8 @@ counted exactly once, whichever process served it.
 
 from __future__ import annotations
 
+import json
+
 from deconflict import errors
 from deconflict.clock import Clock
 from deconflict.store.protocols import Transaction
@@ -25,6 +27,13 @@ from deconflict.store.protocols import Transaction
 __all__ = ["Rations"]
 
 _DAY_S = 86_400.0
+#: A meter's name: what it counts, then whose (party ids, notice ids, issuers).
+Key = tuple[str, ...]
+
+
+def _text(key: Key) -> str:
+    """One unambiguous string for the parts, whatever characters they hold."""
+    return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
 
 
 def _drained(level: float, then: float, now: float, per_s: float) -> float:
@@ -32,17 +41,17 @@ def _drained(level: float, then: float, now: float, per_s: float) -> float:
 
 
 class Rations:
-    """Per-minute rations and per-day tallies under string keys."""
+    """Per-minute rations and per-day tallies, each under a key of string parts."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    def _level(self, tx: Transaction, key: str, per_s: float) -> tuple[float, float]:
+    def _level(self, tx: Transaction, key: Key, per_s: float) -> tuple[float, float]:
         now = self._clock.now().timestamp()
-        found = tx.meters.get(key)
+        found = tx.meters.get(_text(key))
         return (0.0 if found is None else _drained(*found, now, per_s)), now
 
-    def take(self, tx: Transaction, key: str, per_minute: int) -> None:
+    def take(self, tx: Transaction, key: Key, per_minute: int) -> None:
         """Spend one of ``per_minute`` a minute under ``key``, or raise a 429."""
         per_s = per_minute / 60.0
         level, now = self._level(tx, key, per_s)
@@ -51,14 +60,14 @@ class Rations:
             raise errors.RateLimited(
                 f"too many requests; retry in {wait:.1f} s", retry_after=round(wait, 1)
             )
-        tx.meters.put(key, level + 1.0, now)
+        tx.meters.put(_text(key), level + 1.0, now)
 
-    def tally(self, tx: Transaction, key: str, amount: float, per_day: float) -> bool:
+    def tally(self, tx: Transaction, key: Key, amount: float, per_day: float) -> bool:
         """Add ``amount`` to a tally that drains ``per_day`` a day; whether it just passed it."""
         level, now = self._level(tx, key, per_day / _DAY_S)
-        tx.meters.put(key, level + amount, now)
+        tx.meters.put(_text(key), level + amount, now)
         return level <= per_day < level + amount
 
-    def over(self, tx: Transaction, key: str, per_day: float) -> bool:
+    def over(self, tx: Transaction, key: Key, per_day: float) -> bool:
         """Whether a tally stands above its daily allowance."""
         return self._level(tx, key, per_day / _DAY_S)[0] > per_day

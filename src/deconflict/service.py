@@ -184,7 +184,7 @@ class Service(Queries):
         """
         missing = [others[c.b] for c in unproven]
         if not all(sees_in_full(viewer, n) for n in missing):
-            self.rations.take(tx, f"probe\x00{viewer.party}", self.settings.check_per_minute)
+            self.rations.take(tx, ("probe", viewer.party), self.settings.check_per_minute)
         views = [
             {"id": n.id, "version": n.version, "kind": n.kind.value, "party": n.party}
             for n in missing

@@ -179,7 +179,7 @@ class NoticeViews:
     # --- the disclosure budget -----------------------------------------------------------
 
     def _over_budget(self, tx: Transaction, viewer: Viewer) -> bool:
-        key = f"budget\x00{viewer.party}"
+        key = ("budget", viewer.party)
         return self.rations.over(tx, key, self.settings.disclosure_budget_km2h)
 
     def _spend(
@@ -203,7 +203,7 @@ class NoticeViews:
         settings = self.settings
         alerts: list[tuple[str, dict[str, Any]]] = []
         budget = settings.disclosure_budget_km2h
-        if self.rations.tally(tx, f"budget\x00{viewer.party}", exposure, budget):
+        if self.rations.tally(tx, ("budget", viewer.party), exposure, budget):
             note = {
                 "reason": "budget",
                 "recipient": viewer.party,
@@ -214,7 +214,7 @@ class NoticeViews:
             alerts += [(p.party.id, note) for p in tx.parties.all() if p.party.role is Role.ADMIN]
         share = _share(conflict)
         limit = settings.disclosure_share_alert
-        if self.rations.tally(tx, f"share\x00{viewer.party}\x00{other.id}", share, limit):
+        if self.rations.tally(tx, ("share", viewer.party, other.id), share, limit):
             alerts.append(
                 (
                     other.party,
@@ -246,7 +246,7 @@ class NoticeViews:
             for n in notices
             if n.party != viewer.party
             and not sees_in_full(viewer, n)
-            and self.rations.tally(tx, f"probe\x00{viewer.party}\x00{n.id}", 1.0, limit)
+            and self.rations.tally(tx, ("probe", viewer.party, n.id), 1.0, limit)
         ]
         self.alerts.need_to_know(tx, alerts)
 

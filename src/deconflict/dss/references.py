@@ -68,7 +68,7 @@ class References:
 
         The ration is kept in the store, so every API process draws on the same one.
         """
-        key = f"dss-read\x00{client.issuer}\x00{client.sub}"  # not another issuer's sub
+        key = ("dss-read", client.issuer, client.sub)  # not another issuer's sub
         self.service.rations.take(tx, key, self.service.settings.dss_reads_per_minute)
 
     def area(self, body: Any) -> Volume:
