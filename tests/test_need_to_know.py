@@ -327,3 +327,38 @@ def test_grid_rounding_is_conservative_near_the_antimeridian_and_the_pole(
                 assert h3.latlng_to_cell(lat, lon, 6) in cells, (centre, lon, lat)
             assert h3.latlng_to_cell(centre[1], centre[0], 6) in cells
             assert math.isfinite(conflict["overlap"]["distance_m"])
+
+
+def test_identify_answers_a_hidden_notice_for_the_whole_cell_layer_and_slot(
+    member: Callable[..., Member],
+) -> None:
+    """A sweep learns no finer than the grid: every point of a cell gets the same answer."""
+    app = member()
+    cell = h3.latlng_to_cell(HIDDEN_CENTRE[1], HIDDEN_CENTRE[0], 6)
+    lat, lon = h3.cell_to_latlng(cell)
+    start = T0 + dt.timedelta(minutes=3)
+    small = _operation(
+        (lon, lat), 500.0, (1_010.0, 1_090.0), start, start + dt.timedelta(minutes=7)
+    )
+    app.submit("south", small)
+    app.submit("relief", small | {"audience": {"parties": ["north"], "channels": []}})
+    inside = {"lon": lon, "lat": lat, "alt": 1_050, "time": _at(start + dt.timedelta(minutes=1))}
+    # 2 km north, 150 m higher, 4 minutes later: outside the notice, inside its cell,
+    # layer (900–1,200 m) and slot (08:00–08:15).
+    outside = {
+        "lon": lon,
+        "lat": lat + 0.018,
+        "alt": 1_190,
+        "time": _at(T0 + dt.timedelta(minutes=14)),
+    }
+    assert h3.latlng_to_cell(outside["lat"], outside["lon"], 6) == cell
+    near = _identified(app, inside)
+    far = _identified(app, outside)
+    assert {"party": "south", "kind": "operation"} in near
+    assert {"party": "south", "kind": "operation"} in far
+    # The audience is answered exactly: relief's notice, which north may see, only at the point.
+    assert [o["party"] for o in near if "id" in o] == ["relief"]
+    assert [o["party"] for o in far if "id" in o] == []
+    # Another layer or slot is another answer.
+    assert _identified(app, inside | {"alt": 1_250}) == []
+    assert _identified(app, inside | {"time": _at(T0 + dt.timedelta(minutes=16))}) == []

@@ -39,6 +39,7 @@ from .sphere import EARTH_RADIUS_M, angle, lonlat_to_unit, slerp, unit_to_lonlat
 
 __all__ = [
     "DisclosureGrid",
+    "cell_around",
     "cells_area_km2",
     "cells_covering",
     "cells_geojson",
@@ -138,6 +139,25 @@ def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
         for ring in dense:
             cells.update(h3.latlng_to_cell(lat, lon, resolution) for lat, lon in ring)
     return cells
+
+
+def cell_around(lon: float, lat: float, resolution: int) -> tuple[float, float, float]:
+    """The circle about the cell that holds a point: its centre (lon, lat) and radius in m.
+
+    A question asked of this circle has the same answer for every point of the
+    cell, so that answers teach nothing finer than the grid.
+
+    >>> lon, lat, radius = cell_around(36.2, 34.1, 6)
+    >>> 3_500 < radius < 4_500
+    True
+    """
+    cell = h3.latlng_to_cell(lat, lon, resolution)
+    c_lat, c_lon = h3.cell_to_latlng(cell)
+    centre = lonlat_to_unit([c_lon], [c_lat])[0]
+    corners = np.asarray(h3.cell_to_boundary(cell))
+    points = lonlat_to_unit(corners[:, 1], corners[:, 0])
+    radius = float(np.max(angle(points, centre))) * EARTH_RADIUS_M
+    return c_lon, c_lat, radius * 1.001 + 1.0
 
 
 def cells_area_km2(cells: Iterable[str]) -> float:

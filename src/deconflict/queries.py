@@ -24,6 +24,7 @@ from deconflict.disclosure import (
     sees_in_full,
 )
 from deconflict.geometry import BBox, circle
+from deconflict.grid import cell_around, round_window
 from deconflict.incident import build_report, incident_question
 from deconflict.interchange import conflict_to_json, format_instant
 from deconflict.model import (
@@ -319,14 +320,18 @@ class Queries(NoticeViews):
             self.settings.policy,
             airspace=replace(self.settings.policy.airspace, lateral_m=0, vertical_m=0, time_s=0),
         )
+        coarse = self._grid_probe(probe, lon, lat, metres, tolerance_m)
         with self.store.read() as tx:
-            records = tx.notices.candidates(engine.extents(probe, self.settings.policy, pad=False))
+            records = tx.notices.candidates(engine.extents(coarse, self.settings.policy, pad=False))
         views, disclosures, found = [], [], []
         for record in records:
             notice = self._load(record)
+            # The audience is told exactly; anyone else is answered for the whole grid
+            # cell, layer and slot around the point, so a sweep learns no finer.
+            asked = probe if sees_in_full(viewer, notice) else coarse
             if (
                 notice.kind is not NoticeKind.OPERATION
-                or conflict_between(probe, notice, zero) is None
+                or conflict_between(asked, notice, zero) is None
             ):
                 continue
             view = full_view(notice) if sees_in_full(viewer, notice) else identify_view(notice)
@@ -350,6 +355,22 @@ class Queries(NoticeViews):
             tolerance_m,
         )
         return {"operations": views, "tracks": tracks}
+
+    def _grid_probe(
+        self, probe: Notice, lon: float, lat: float, metres: float, tolerance_m: float
+    ) -> Notice:
+        """The probe widened to the disclosure grid's cell, layer and slot around the point."""
+        grid = self.settings.grid
+        (volume,) = probe.volumes
+        c_lon, c_lat, radius = cell_around(lon, lat, grid.resolution)
+        floor = math.floor(metres / grid.layer_m) * grid.layer_m
+        start, end = round_window(volume.time.start, volume.time.end, grid.slot_s)
+        widened = Volume(
+            circle(c_lon, c_lat, radius + tolerance_m, self.settings.limits, "point"),
+            replace(volume.altitude, lower_m=floor, upper_m=floor + grid.layer_m),
+            TimeWindow(start, end),
+        )
+        return replace(probe, volumes=(widened,))
 
     def _identified(self, tx: Transaction, viewer: Viewer, found: list[Notice]) -> None:
         """Ration an identification per caller and per owner found; alert owners past the limit."""
