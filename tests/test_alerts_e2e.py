@@ -356,6 +356,9 @@ def world(
     monkeypatch.setenv("DECONFLICT_WEBHOOK_HOSTS", "127.0.0.1")
     monkeypatch.setenv("DECONFLICT_WEBHOOK_MAX_BACKOFF_S", "1")
     monkeypatch.setenv("DECONFLICT_ALERT_POLL_S", "0.2")
+    # These tests follow conflict alerts; alpha's probes of bravo's notice would add
+    # disclosure alerts (tests/test_need_to_know.py covers those).
+    monkeypatch.setenv("DECONFLICT_DISCLOSURE_SHARE_ALERT", "100")
     world = World(Server.serve(db, tmp_path / "server.log"), db, tokens)
     try:
         yield world

@@ -330,7 +330,7 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/conflicts", "a", query="status=all"),
     Endpoint("POST", "/v1/check", "a", OPERATION),
     Endpoint(
-        "GET", "/v1/identify", "a", query="lon=36.05&lat=33.05&alt=500&time=2026-05-02T10:30:00Z"
+        "GET", "/v1/identify", "a", query="lon=36.05&lat=33.05&alt=500&time=2026-05-01T00:10:00Z"
     ),
     Endpoint("GET", "/v1/disclosures", "a"),
     Endpoint("GET", "/v1/me", "a"),
@@ -842,7 +842,7 @@ def test_another_partys_notice_cannot_be_changed(world: World) -> None:
 
 # --- query parameters -----------------------------------------------------------------------
 
-_POINT = {"lon": "36.05", "lat": "33.05", "alt": "500", "time": "2026-05-02T10:30:00Z"}
+_POINT = {"lon": "36.05", "lat": "33.05", "alt": "500", "time": "2026-05-01T00:10:00Z"}
 
 IDENTIFY_CASES: dict[str, tuple[dict[str, str | None], str | None, str]] = {
     "lon-abc": ({"lon": "abc"}, None, "lon"),

@@ -145,7 +145,16 @@ def test_a_huge_filing_is_refused_and_the_largest_allowed_one_learns_only_cells(
     # …and no more precisely than the grid: every cell is a whole 36 km² cell.
     assert min(h3.cell_area(c, "km^2") for c in overlap["cells"]) > 30
     assert cells.area > _hidden_circle().area * 1.05
-    # The owner hears that one party has been shown nearly all of its notice.
+    # One conflict is ordinary business; the owner hears when its notice is followed.
+    assert app.alerts("south", "share") == []
+    moved = HIDDEN | {
+        "volumes": [
+            HIDDEN["volumes"][0]
+            | {"altitude": {"lower": 3_100.0, "upper": 6_980.0, "reference": "W84"}}
+        ]
+    }
+    app.ok("PUT", f"/v1/notices/{hidden['id']}", "south", json=moved | {"version": 1})
+    app.ok("GET", "/v1/conflicts", "north")
     (note,) = app.alerts("south", "share")
     assert note["recipient"] == "north" and note["notice"]["id"] == hidden["id"]
 

@@ -37,8 +37,9 @@ class Settings:
     grid: DisclosureGrid = field(default_factory=DisclosureGrid)
     #: Area × time (km² × h) of others' notices one party may be shown in a rolling day.
     disclosure_budget_km2h: float = 200_000.0
-    #: An owner is alerted once one party has been shown more than this share of a notice.
-    disclosure_share_alert: float = 0.5
+    #: An owner is alerted once one party has been shown more than this many times the
+    #: area × time of one of its notices in a day (1: the whole notice, once).
+    disclosure_share_alert: float = 1.0
     #: An owner is alerted when one party's checks and refusals touch a notice more often.
     probe_alert_per_day: float = 20.0
     #: Largest accepted request body.

@@ -222,8 +222,9 @@ class NoticeViews:
                         "reason": "share",
                         "recipient": viewer.party,
                         "notice": {"id": other.id, "version": other.version},
-                        "message": f"{viewer.party} has been shown more than {limit:.0%} of this"
-                        " notice within a day, through conflicts with its own notices",
+                        "message": f"{viewer.party} has been shown more than {limit:g} times"
+                        " this notice's area and time within a day, through conflicts with"
+                        " its own notices",
                     },
                 )
             )
