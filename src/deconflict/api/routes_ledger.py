@@ -167,6 +167,12 @@ async def incident(
 @router.get(
     "/ledger/entries/{index}",
     summary="A ledger record and its salt (auditors, admins, or a party the record names)",
+    description=(
+        "A notice version's record comes whole, with its salt, only to its owner and"
+        " audience. Anyone else (an auditor, an admin) gets `redacted: true` and its"
+        " metadata: ids, owner, version, kind, state, category, time span, never the"
+        " document; the `entry` still proves it is in the log."
+    ),
     responses=schemas.json_response(200, "the record", schemas.OBJECT, 404),
 )
 async def entry(request: Request, caller: Caller, index: int) -> dict[str, Any]:
