@@ -146,7 +146,9 @@ async def consistency(
         " with the disclosures, acknowledgements, alert deliveries and channel changes that"
         " concern them, and the track reports in the circle. Every ledgered line carries its"
         " record, salt and inclusion proof against one signed checkpoint; `deconflict verify`"
-        " checks the saved report offline."
+        " checks the saved report offline. Notice content is shown only where the caller's"
+        " party is the owner or in the audience: otherwise a notice line holds metadata and"
+        " its entry (`redacted`), with no views, alerts or tracks of others."
     ),
     responses=schemas.json_response(200, "the report", schemas.OBJECT, 403, 404),
 )
