@@ -383,7 +383,7 @@ def test_no_subscription_leaks_a_notice_outside_its_audience(world: World) -> No
 
 
 def test_a_channel_in_the_audience_lets_its_members_subscribe(world: World) -> None:
-    world.service.accounts.add_channel(None, "medics", "Medics", ["charlie"])
+    world.service.accounts.add_channel(None, "medics", "Medics", ["alpha", "charlie"])
     world.subscribe("charlie", {"kinds": ["protected"]})
     world.subscribe("delta", {"kinds": ["protected"]})
     notice = world.submit("alpha", _protected([]) | {"audience": {"channels": ["medics"]}})

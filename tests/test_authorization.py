@@ -683,7 +683,8 @@ def _setup(harness: Harness, rng: random.Random) -> None:
     members = [p for p, role in policy.roles.items() if role != "auditor"]
     for i in range(NOTICES):
         owner = rng.choice(members)
-        body, extents = _notice_body(rng, owner, sorted(policy.roles), sorted(policy.channels))
+        own = sorted(c for c, members in policy.channels.items() if owner in members)
+        body, extents = _notice_body(rng, owner, sorted(policy.roles), own)  # its channels only
         if rng.random() < 0.15:
             body["strict"] = True
         harness.file(owner, body, extents)

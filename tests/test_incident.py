@@ -3,9 +3,10 @@
 The script, minute by minute, around a place P (35.5°E, 33.5°N):
 
 - 0  the admin makes parties alpha, bravo, charlie, dave, the auditor audit,
-     and channel ops with charlie;
+     and channel ops with alpha and charlie;
 - 1  alpha files operation OP over P, for channel ops to see in full;
-- 2  bravo files hospital H at P: a conflict; bravo's answer shows OP, alpha's alert shows H;
+- 2  bravo files hospital H at P, for audit to see in full: a conflict; bravo's
+     answer shows OP, alpha's alert shows H;
 - 3  alpha updates OP (v2), still over P;
 - 4  charlie, in ops, acknowledges OP v2;
 - 5  charlie leaves ops;
@@ -73,7 +74,7 @@ class Scenario:
         for party in ("alpha", "bravo", "charlie", "dave"):
             s.accounts.add_party(None, party, party.title())
         s.accounts.add_party(None, "audit", "Audit", "auditor")
-        s.accounts.add_channel(None, "ops", "Ops", ["charlie"])
+        s.accounts.add_channel(None, "ops", "Ops", ["alpha", "charlie"])
         self.at(1)
         _, answer = s.submit(
             self.viewer("alpha"),
@@ -129,7 +130,7 @@ class Scenario:
         self.clock.advance((_minute(minute) - self.clock.now()).total_seconds())
 
     def viewer(self, party: str) -> Viewer:
-        channels = frozenset(["ops"]) if party == "charlie" else frozenset()
+        channels = frozenset(["ops"]) if party in ("alpha", "charlie") else frozenset()
         return Viewer(party, Role.MEMBER, channels)
 
     def keys(self) -> list[Verifier]:
@@ -177,7 +178,7 @@ def test_every_line_is_the_script(scenario: Scenario) -> None:
         (m(7), "delivery", "bravo"),
     ]
     texts = [line["text"] for line in report["lines"]]
-    assert texts[0] == "channel ops made with charlie (by operator)"
+    assert texts[0] == "channel ops made with alpha, charlie (by operator)"
     assert texts[1] == f"alpha filed operation {scenario.op} v1 (planned)"
     assert texts[3] == f"bravo was shown alpha's {scenario.op} v1 (minimal) [conflict]"
     assert texts[4] == f"alpha was shown bravo's {scenario.hospital} v1 (minimal) [alert]"
@@ -210,7 +211,7 @@ def test_far_away_and_later_notices_stay_out(scenario: Scenario) -> None:
 
 def test_what_each_party_could_see_and_who_was_in_the_channel(scenario: Scenario) -> None:
     report = scenario.report()
-    assert report["channels"] == {"ops": []}  # charlie left at the instant
+    assert report["channels"] == {"ops": ["alpha"]}  # charlie left at the instant
     seen = {
         party: {(i["notice"], i["version"], i["level"]) for i in items}
         for party, items in report["seen"].items()
