@@ -59,15 +59,19 @@ def sees_logged(viewer: Viewer, record: dict[str, Any]) -> bool:
     """Whether a ledger record may be shown to ``viewer`` whole, content and salt.
 
     A logged notice version is, to its owner and to its audience as that version
-    named it (parties, or the caller's current channels). Every other record
-    holds no content, only ids and digests.
+    named it (parties, or the caller's current channels); a subscription, to its
+    party (its area and webhook are the party's own). Every other record holds no
+    content, only ids and digests.
 
     >>> record = {"type": "notice", "party": "a", "doc": {"audience": {"channels": ["ops"]}}}
     >>> sees_logged(Viewer("b", Role.ADMIN), record), sees_logged(
     ...     Viewer("b", Role.MEMBER, frozenset({"ops"})), record)
     (False, True)
     """
-    if record.get("type") != "notice":
+    kind = record.get("type")
+    if kind == "subscription.add":
+        return bool(viewer.party == record.get("party"))
+    if kind != "notice":
         return True
     doc = record.get("doc")
     audience = (doc.get("audience") if isinstance(doc, dict) else None) or {}

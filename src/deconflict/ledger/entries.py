@@ -120,6 +120,7 @@ def disclosure_item(d: DisclosureRecord) -> dict[str, Any]:
 #: Of each kind of record that holds content, what anyone may see; other kinds hold none.
 _METADATA = {
     "notice": ("type", "at", "notice", "version", "party", "kind", "state"),
+    "subscription.add": ("type", "at", "party", "id", "events", "kinds"),
 }
 
 
@@ -144,8 +145,9 @@ def metadata(record: dict[str, Any]) -> dict[str, Any] | None:
 
     A notice record keeps its ids, owner, version, kind, state, category and
     overall time span: never its volumes, route, aircraft, contact, priority or
-    audience. The rest (disclosures, acknowledgements, deliveries, channel and
-    party changes) hold metadata and digests only, and are shown whole.
+    audience. A subscription keeps its party, id, events and kinds: never its area,
+    altitude, time or webhook. The rest (disclosures, acknowledgements, deliveries,
+    channel and party changes) hold metadata and digests only, and are shown whole.
 
     >>> record = {"type": "notice", "at": "2026-05-01T08:00:00Z", "notice": "n-1",
     ...     "version": 2, "party": "alpha", "kind": "protected", "state": "planned",
