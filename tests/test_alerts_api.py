@@ -19,6 +19,7 @@ webhook backoff is observed without sleeping through it. Webhooks go to a real
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -32,6 +33,8 @@ import pytest
 
 from apps import App, apps
 from deconflict.alerts.signing import sign, verify
+from deconflict.ledger.note import Verifier
+from deconflict.ledger.verify import audit_store, check_receipt
 from server import free_port
 
 T0 = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
@@ -383,7 +386,7 @@ def test_no_subscription_leaks_a_notice_outside_its_audience(world: World) -> No
 
 
 def test_a_channel_in_the_audience_lets_its_members_subscribe(world: World) -> None:
-    world.service.accounts.add_channel(None, "medics", "Medics", ["charlie"])
+    world.service.accounts.add_channel(None, "medics", "Medics", ["alpha", "charlie"])
     world.subscribe("charlie", {"kinds": ["protected"]})
     world.subscribe("delta", {"kinds": ["protected"]})
     notice = world.submit("alpha", _protected([]) | {"audience": {"channels": ["medics"]}})
@@ -504,7 +507,7 @@ def test_subscriptions_list_end_and_belong_to_their_party(world: World) -> None:
     listed = response.json()
     assert [s["id"] for s in listed] == [hooked["id"], plain["id"]]
     assert secret not in response.text and all("secret" not in s for s in listed)
-    assert listed[0] == {k: v for k, v in hooked.items() if k != "secret"}
+    assert listed[0] == {k: v for k, v in hooked.items() if k not in ("secret", "receipt")}
     assert world.ok("GET", "/v1/subscriptions", "alpha") == []
 
     # Another party's subscription is not found, and stays.
@@ -519,6 +522,78 @@ def test_subscriptions_list_end_and_belong_to_their_party(world: World) -> None:
     assert [s["id"] for s in world.ok("GET", "/v1/subscriptions", "bravo")] == [plain["id"]]
     response = world.call("DELETE", f"/v1/subscriptions/{hooked['id']}", "bravo")
     assert response.status_code == 404, "ended once"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledgered_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A world on a SQLite file, or on a fresh PostgreSQL database."""
+    store = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
+    with apps(tmp_path, PARTIES, World, T0, store=store, webhook_hosts=("127.0.0.1",)) as make:
+        yield make()
+
+
+def test_subscriptions_made_and_ended_are_ledgered_without_the_secret(
+    ledgered_world: World,
+) -> None:
+    world = ledgered_world
+    key = Verifier.parse(world.call("GET", "/ledger/key").text)
+    body = {
+        "events": ["notice", "conflict"],
+        "kinds": ["protected"],
+        "area": [35, 33, 36, 34],
+        "webhook": {"url": "http://127.0.0.1:9/hook"},
+    }
+    made = world.subscribe("bravo", body)
+    secret = made["secret"]
+    assert "entry " in check_receipt(made["receipt"], [key])
+    record = made["receipt"]["record"]
+    assert record == {
+        "type": "subscription.add",
+        "at": "2026-05-01T08:00:00Z",
+        "party": "bravo",
+        "id": made["id"],
+        "events": ["conflict", "notice"],
+        "kinds": ["protected"],
+        "area": [35.0, 33.0, 36.0, 34.0],
+        "webhook": {
+            "url": "http://127.0.0.1:9/hook",
+            "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
+        },
+    }
+    index = made["receipt"]["index"]
+    # The subscriber reads its entry whole; an auditor or admin, its metadata; others, nothing.
+    assert world.ok("GET", f"/v1/ledger/entries/{index}", "bravo")["record"] == record
+    for reader in ("aud", "adm"):
+        shown = world.ok("GET", f"/v1/ledger/entries/{index}", reader)
+        assert shown["redacted"] is True and "salt" not in shown
+        assert shown["record"] == {
+            k: record[k] for k in ("type", "at", "party", "id", "events", "kinds")
+        }
+    assert world.call("GET", f"/v1/ledger/entries/{index}", "alpha").status_code == 404
+
+    world.clock.advance(60)
+    ended = world.ok("DELETE", f"/v1/subscriptions/{made['id']}", "bravo")
+    assert "entry " in check_receipt(ended["receipt"], [key])
+    assert ended["receipt"]["index"] > index
+    assert ended["receipt"]["record"] == {
+        "type": "subscription.end",
+        "at": "2026-05-01T08:01:00Z",
+        "party": "bravo",
+        "id": made["id"],
+    }
+    # Refused changes log nothing.
+    size = world.ok("GET", "/v1/ledger/proof/inclusion?index=0", "aud")["size"]
+    assert world.call("DELETE", f"/v1/subscriptions/{made['id']}", "bravo").status_code == 404
+    assert world.call("POST", "/v1/subscriptions", "bravo", json={"x": 1}).status_code == 422
+    assert world.ok("GET", "/v1/ledger/proof/inclusion?index=0", "aud")["size"] == size
+
+    with world.service.store.read() as tx:
+        records = [e.record for e in tx.ledger.entries(0, tx.ledger.size())]
+    assert all(secret.encode() not in r for r in records)
+    kinds = [json.loads(r)["type"] for r in records if b'"subscription.' in r]
+    assert kinds == ["subscription.add", "subscription.end"]
+    audit = audit_store(world.service.store, [key])
+    assert audit.ok, audit.problems
 
 
 def test_an_ended_subscription_alerts_no_more(world: World) -> None:

@@ -775,6 +775,35 @@ def test_a_bad_write_precondition_is_422_naming_the_field(
     expect_error(world, "POST", "/v1/notices", "a", 422, code, field, json=body)
 
 
+def test_a_channel_the_caller_is_not_in_is_answered_as_one_that_does_not_exist(
+    world: World,
+) -> None:
+    """``c`` exists, with ``a`` in it: ``b`` cannot tell it from a channel that does not."""
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for channel in ("c", "nowhere"):
+        body = _with(OPERATION, ("audience", "channels"), [channel])
+        update = _with(SHARED, ("audience", "channels"), [channel]) | {"version": 1}
+        answers[channel] = [
+            expect_error(
+                world, method, url, "b", 422, "invalid_value", "audience.channels[0]", json=json
+            )
+            for method, url, json in (
+                ("POST", "/v1/notices", body),
+                ("PUT", f"/v1/notices/{world.shared_id}", update),
+            )
+        ]
+    for error in answers["c"]:
+        assert error["message"] == "no channel 'c' that the caller belongs to"
+    for error in answers["nowhere"]:
+        assert error["message"] == "no channel 'nowhere' that the caller belongs to"
+    # Its member may name it, filing and updating.
+    body = _with(OPERATION, ("audience", "channels"), ["c"])
+    assert world.call("POST", "/v1/notices", "a", json=body).status_code == 201
+    update = _with(UPDATE, ("audience", "channels"), ["c"])
+    answer = world.call("PUT", f"/v1/notices/{world.notice_id}", "a", json=update)
+    assert answer.status_code == 200, answer.text
+
+
 @pytest.mark.parametrize("key", ["", "k" * 201], ids=["empty", "201-chars"])
 def test_a_bad_idempotency_key_is_422(world: World, key: str) -> None:
     headers = {"Idempotency-Key": key}

@@ -274,9 +274,8 @@ class Audit:
         outside = []
         for cell in cells:
             lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
-            if min(lons) > east + 1e-3 or max(lons) < west - 1e-3 or min(lats) > north + 1e-3:
-                outside.append(cell)
-            elif max(lats) < south - 1e-3:
+            apart_east_west = min(lons) > east + 1e-3 or max(lons) < west - 1e-3
+            if apart_east_west or min(lats) > north + 1e-3 or max(lats) < south - 1e-3:
                 outside.append(cell)
         if outside:
             self.leak(where, f"overlap with {other.id} reaches outside {name}: {outside[:2]}")
@@ -723,7 +722,8 @@ def _setup(harness: Harness, rng: random.Random) -> None:
     members = [p for p, role in policy.roles.items() if role != "auditor"]
     for i in range(NOTICES):
         owner = rng.choice(members)
-        body, extents = _notice_body(rng, owner, sorted(policy.roles), sorted(policy.channels))
+        own = sorted(c for c, members in policy.channels.items() if owner in members)
+        body, extents = _notice_body(rng, owner, sorted(policy.roles), own)  # its channels only
         if rng.random() < 0.15:
             body["strict"] = True
         harness.file(owner, body, extents)

@@ -9,8 +9,8 @@ The parties:
 
 - ``alpha`` and ``bravo`` notify operations that overlap each other;
 - ``charlie`` has no notice in conflict and is in no audience;
-- ``delta`` and ``echo`` form the channel ``coalition``. ``bravo`` names
-  ``delta`` in its audience directly; ``alpha`` names the channel.
+- ``alpha``, ``delta`` and ``echo`` form the channel ``coalition``. ``bravo``
+  names ``delta`` in its audience directly; ``alpha`` names the channel.
 
 The server reads the system clock, so times are hours from the start of the
 test module, and every operation ends well within the 400-day horizon.
@@ -187,7 +187,7 @@ def seeded(
     for party in PARTIES:
         out = cli("party", "add", party, "--name", party.title(), "--db", db)
         tokens[party] = out.strip()
-    cli("channel", "add", "coalition", "--members", "delta,echo", "--db", db)
+    cli("channel", "add", "coalition", "--members", "alpha,delta,echo", "--db", db)
     return db, tokens
 
 
@@ -346,6 +346,23 @@ def test_the_audience_sees_the_notice_in_full_directly_or_through_a_channel(
     )
     [conflict] = delta["conflicts"]
     _assert_full(conflict["other"], bravo["notice"])
+
+
+def test_only_a_channels_members_may_name_it_and_others_cannot_tell_it_exists(
+    world: World,
+) -> None:
+    answers = {}
+    for channel in ("coalition", "nowhere"):
+        body = _bravo_operation(audience={"parties": [], "channels": [channel]})
+        response = world["charlie"].post("/v1/notices", json=body)
+        assert response.status_code == 422, response.text
+        answers[channel] = response.json()["error"]
+    assert answers["coalition"]["field"] == answers["nowhere"]["field"] == "audience.channels[0]"
+    assert answers["coalition"]["message"] == "no channel 'coalition' that the caller belongs to"
+    assert answers["nowhere"]["message"] == "no channel 'nowhere' that the caller belongs to"
+    assert world["charlie"].get("/v1/notices").json() == []  # nothing was filed
+    filed = world.submit("delta", _bravo_operation(audience={"channels": ["coalition"]}))
+    assert filed["notice"]["audience"]["channels"] == ["coalition"]
 
 
 def test_a_party_with_no_conflict_and_not_in_the_audience_sees_nothing(world: World) -> None:

@@ -3,9 +3,10 @@
 The script, minute by minute, around a place P (35.5°E, 33.5°N):
 
 - 0  the admin makes parties alpha, bravo, charlie, dave, the auditor audit,
-     and channel ops with charlie;
+     and channel ops with alpha and charlie;
 - 1  alpha files operation OP over P, for channel ops to see in full;
-- 2  bravo files hospital H at P: a conflict; bravo's answer shows OP, alpha's alert shows H;
+- 2  bravo files hospital H at P, for audit to see in full: a conflict; bravo's
+     answer shows OP, alpha's alert shows H;
 - 3  alpha updates OP (v2), still over P;
 - 4  charlie, in ops, acknowledges OP v2;
 - 5  charlie leaves ops;
@@ -38,6 +39,7 @@ from deconflict.clock import FixedClock
 from deconflict.config import Settings
 from deconflict.disclosure import Viewer
 from deconflict.incident import Question, build_report, check_report
+from deconflict.incident_html import extract, render
 from deconflict.ledger.note import Signer, Verifier
 from deconflict.model import Role
 from deconflict.service import Service
@@ -72,7 +74,7 @@ class Scenario:
         for party in ("alpha", "bravo", "charlie", "dave"):
             s.accounts.add_party(None, party, party.title())
         s.accounts.add_party(None, "audit", "Audit", "auditor")
-        s.accounts.add_channel(None, "ops", "Ops", ["charlie"])
+        s.accounts.add_channel(None, "ops", "Ops", ["alpha", "charlie"])
         self.at(1)
         _, answer = s.submit(
             self.viewer("alpha"),
@@ -80,18 +82,25 @@ class Scenario:
                 "kind": "operation",
                 "volumes": [_volume(*P, 5_000)],
                 "audience": {"channels": ["ops"]},
+                "aircraft": ["OP-JET"],
+                "contact": "alpha ops desk",
             },
         )
         self.op = answer["notice"]["id"]
         self.at(2)
         _, answer = s.submit(
             self.viewer("bravo"),
-            {"kind": "protected", "category": "medical", "volumes": [_volume(*P, 1_000)]},
+            {
+                "kind": "protected",
+                "category": "medical",
+                "volumes": [_volume(*P, 1_000)],
+                "audience": {"parties": ["audit"]},
+            },
         )
         self.hospital = answer["notice"]["id"]
         self.at(3)
         body = {"kind": "operation", "volumes": [_volume(P[0] + 0.01, P[1], 5_000)], "version": 1}
-        body["audience"] = {"channels": ["ops"]}
+        body |= {"audience": {"channels": ["ops"]}, "aircraft": ["OP-JET"]}
         s.update(self.viewer("alpha"), self.op, body)
         self.at(4)
         s.acknowledgements.ack(self.viewer("charlie"), self.op, {"version": 2})
@@ -121,7 +130,7 @@ class Scenario:
         self.clock.advance((_minute(minute) - self.clock.now()).total_seconds())
 
     def viewer(self, party: str) -> Viewer:
-        channels = frozenset(["ops"]) if party == "charlie" else frozenset()
+        channels = frozenset(["ops"]) if party in ("alpha", "charlie") else frozenset()
         return Viewer(party, Role.MEMBER, channels)
 
     def keys(self) -> list[Verifier]:
@@ -169,7 +178,7 @@ def test_every_line_is_the_script(scenario: Scenario) -> None:
         (m(7), "delivery", "bravo"),
     ]
     texts = [line["text"] for line in report["lines"]]
-    assert texts[0] == "channel ops made with charlie (by operator)"
+    assert texts[0] == "channel ops made with alpha, charlie (by operator)"
     assert texts[1] == f"alpha filed operation {scenario.op} v1 (planned)"
     assert texts[3] == f"bravo was shown alpha's {scenario.op} v1 (minimal) [conflict]"
     assert texts[4] == f"alpha was shown bravo's {scenario.hospital} v1 (minimal) [alert]"
@@ -202,7 +211,7 @@ def test_far_away_and_later_notices_stay_out(scenario: Scenario) -> None:
 
 def test_what_each_party_could_see_and_who_was_in_the_channel(scenario: Scenario) -> None:
     report = scenario.report()
-    assert report["channels"] == {"ops": []}  # charlie left at the instant
+    assert report["channels"] == {"ops": ["alpha"]}  # charlie left at the instant
     seen = {
         party: {(i["notice"], i["version"], i["level"]) for i in items}
         for party, items in report["seen"].items()
@@ -210,6 +219,7 @@ def test_what_each_party_could_see_and_who_was_in_the_channel(scenario: Scenario
     op, hospital = scenario.op, scenario.hospital
     assert seen["alpha"] == {(op, 1, "full"), (op, 2, "full"), (hospital, 1, "minimal")}
     assert seen["bravo"] == {(hospital, 1, "full"), (op, 1, "minimal"), (op, 2, "minimal")}
+    assert seen["audit"] == {(hospital, 1, "full")}  # in the hospital's audience
     assert "charlie" not in seen and "dave" not in seen  # charlie's view ended as it left ops
 
 
@@ -321,15 +331,48 @@ def test_a_bad_question_is_refused_naming_the_argument(
 
 @pytest.fixture(scope="module")
 def http(scenario: Scenario) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """Outside the window: ``inspector`` (an auditor in no audience), ``chief`` (an admin
+    who joins ``ops``, OP's audience), ``eve`` (a member); ``audit`` is in the hospital's."""
     service = scenario.service
     tokens = {}
-    for party, role in (("inspector", "auditor"), ("eve", "member")):
+    for party, role in (("inspector", "auditor"), ("eve", "member"), ("chief", "admin")):
         _, tokens[party] = service.accounts.add_party(None, party, party.title(), role)
+    service.accounts.change_membership(None, "ops", "chief", True)
+    _, tokens["audit"] = service.accounts.rotate_token(None, "audit")
     with TestClient(create_app(service), raise_server_exceptions=False) as client:
         yield client, tokens
 
 
 QUERY = {"at": _iso(_minute(5)), "lon": P[0], "lat": P[1], "radius_km": 20, "window_min": 10}
+#: What a notice line's record may hold for a reader outside the notice's audience.
+_METADATA = {"type", "at", "notice", "version", "party", "kind", "state", "category", "time"}
+#: Keys that only content has: documents, geometry, aircraft, contacts, positions, views.
+_CONTENT = {"doc", "volumes", "footprint", "route", "aircraft", "contact", "audience"}
+_CONTENT |= {"position", "lon", "lat", "view", "overlap"}
+
+
+def _ask(client: TestClient, token: str) -> dict[str, Any]:
+    answer = client.get("/v1/incident", params=QUERY, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    report: dict[str, Any] = answer.json()
+    return report
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of every object in a JSON value."""
+    if isinstance(value, dict):
+        return set(value).union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()
+
+
+def _notice_lines(report: dict[str, Any], notice: str) -> list[dict[str, Any]]:
+    return [
+        line
+        for line in report["lines"]
+        if line["kind"] == "notice" and line["ledger"]["record"]["notice"] == notice
+    ]
 
 
 def test_an_auditor_gets_the_report_and_it_verifies(
@@ -343,6 +386,84 @@ def test_an_auditor_gets_the_report_and_it_verifies(
     report = answer.json()
     assert _lines(report)[:19] == _lines(scenario.report())[:19]
     assert check_report(report, scenario.keys())[0].startswith("12 lines proved")
+
+
+def test_an_auditor_outside_every_audience_gets_metadata_and_proofs_never_content(
+    http: tuple[TestClient, dict[str, str]], scenario: Scenario
+) -> None:
+    client, tokens = http
+    whole = scenario.report()
+    report = _ask(client, tokens["inspector"])
+
+    assert report["reader"] == "inspector"
+    assert _lines(report) == _lines(whole)  # every event, who and when: nothing hidden
+    notices = [line for line in report["lines"] if line["kind"] == "notice"]
+    assert len(notices) == 3
+    for line in notices:
+        ledger = line["ledger"]
+        assert ledger["redacted"] is True and "salt" not in ledger
+        assert {"notice", "version", "party", "kind", "state"} <= set(ledger["record"])
+        assert set(ledger["record"]) <= _METADATA
+    (hospital,) = _notice_lines(report, scenario.hospital)
+    assert hospital["ledger"]["record"]["category"] == "medical"
+    assert [line["text"] for line in notices] == [
+        line["text"] for line in whole["lines"] if line["kind"] == "notice"
+    ]
+    assert _keys(report) & _CONTENT == set()
+    assert "OP-JET" not in json.dumps(report) and "alpha ops desk" not in json.dumps(report)
+    alerts = [line for line in report["lines"] if line["kind"] == "alert"]
+    assert {line["text"] for line in alerts} >= {"alert #5 to alpha: track.incursion"}
+    assert all(set(line["alert"]) == {"id", "type", "at", "redacted"} for line in alerts)
+    (delivery,) = [line for line in report["lines"] if line["kind"] == "delivery"]
+    assert [a["id"] for a in delivery["alerts"]] == [a["id"] for a in scenario.delivered]
+    (track,) = [line for line in report["lines"] if line["kind"] == "track"]
+    assert track["text"] == "alpha reported an aircraft here"
+    # Who could see what: owners and disclosures; the hospital's audience is its content.
+    assert "audit" in whole["seen"] and "audit" not in report["seen"]
+    assert report["seen"]["bravo"] == whole["seen"]["bravo"]
+    assert report["channels"] == whole["channels"]
+
+    proved = check_report(report, scenario.keys())
+    assert proved[0].startswith("12 lines proved")
+    assert proved[2].startswith("3 of the proved lines are in the tree by their entry only")
+    edited = copy.deepcopy(report)
+    _notice_lines(edited, scenario.op)[0]["text"] = "nothing happened"
+    with pytest.raises(errors.VerificationFailed, match="does not say"):
+        check_report(edited, scenario.keys())
+    edited = copy.deepcopy(report)
+    _notice_lines(edited, scenario.op)[0]["ledger"]["index"] = 0
+    with pytest.raises(errors.VerificationFailed, match="signed tree"):
+        check_report(edited, scenario.keys())
+    # The page draws the incident ring and nothing the reader may not see.
+    page = render(report)
+    assert extract(page) == report
+    assert 'class="incident"' in page
+    assert '<path class="notice' not in page and 'class="fix"' not in page
+
+
+def test_an_auditor_or_admin_in_the_audience_reads_that_notice_whole(
+    http: tuple[TestClient, dict[str, str]], scenario: Scenario
+) -> None:
+    client, tokens = http
+    whole = scenario.report()
+    keys = scenario.keys()
+    # audit is in the hospital's audience, not in OP's.
+    report = _ask(client, tokens["audit"])
+    assert _notice_lines(report, scenario.hospital) == _notice_lines(whole, scenario.hospital)
+    assert all(line["ledger"]["redacted"] for line in _notice_lines(report, scenario.op))
+    assert report["seen"]["audit"] == whole["seen"]["audit"]
+    page = render(report)
+    assert page.count('<path class="notice') == 1
+    assert f'data-notice="{scenario.hospital}"' in page
+    assert f'data-notice="{scenario.op}"' not in page
+    check_report(report, keys)
+    # chief, an admin, joined ops (OP's audience channel) after the window: it reads OP.
+    report = _ask(client, tokens["chief"])
+    assert _notice_lines(report, scenario.op) == _notice_lines(whole, scenario.op)
+    assert all(line["ledger"]["redacted"] for line in _notice_lines(report, scenario.hospital))
+    assert "OP-JET" in json.dumps(report)
+    assert all(line.get("views") == [] for line in report["lines"] if line["kind"] == "disclosure")
+    check_report(report, keys)
 
 
 def test_a_member_may_not_ask(http: tuple[TestClient, dict[str, str]]) -> None:

@@ -5,7 +5,10 @@ Two reports, both from the demo scenario seeded into a real SQLite file:
 - ``demo``: the scenario's own incident question (the near miss by the hospital);
 - ``busy``: the demo, then two hours on: track reports, two acknowledgements, an
   updated notice, a cancelled one and alert streams read, asked about relief's
-  convoy route, so every kind of line and every kind of footprint is on the page.
+  convoy route, so every kind of line and every kind of footprint is on the page;
+- ``reader``: ``busy`` as the demo's auditor gets it, in no notice's audience:
+  every line, but no notice content, no other party's track, nothing on the map
+  but the incident.
 
 The page is opened from disk in Debian's chromium through Playwright, as an
 investigator would open it. The screenshot linked from the README is written to
@@ -29,6 +32,7 @@ from deconflict.demo import load_scenario, seed
 from deconflict.disclosure import Viewer
 from deconflict.incident import Question, build_report, check_report
 from deconflict.incident_html import extract, render
+from deconflict.incident_views import for_reader
 from deconflict.ledger.note import Signer, Verifier
 from deconflict.model import Role
 from deconflict.service import Service
@@ -115,7 +119,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     plain = demo.report(T0, asked["near"], asked["radius_km"], asked["window_min"])
     demo.busy()
     busy = demo.report(T0 + dt.timedelta(hours=2.5), CONVOY, 25.0, 300)
-    return {"demo": plain, "busy": busy, "verifiers": demo.verifiers()}
+    reader = for_reader(busy, demo.viewer("auditor"))
+    return {"demo": plain, "busy": busy, "reader": reader, "verifiers": demo.verifiers()}
 
 
 def _hostile(report: dict[str, Any]) -> dict[str, Any]:
@@ -143,18 +148,37 @@ def _hostile(report: dict[str, Any]) -> dict[str, Any]:
 # --- the report in the page -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["demo", "busy"])
+@pytest.mark.parametrize("name", ["demo", "busy", "reader"])
 def test_the_page_carries_the_report_intact(reports: dict[str, Any], name: str) -> None:
     report = reports[name]
     assert report["lines"], "the scenario must give the report something to show"
     assert extract(render(report)) == report
 
 
-def test_the_page_can_be_verified_offline(reports: dict[str, Any]) -> None:
-    page = render(reports["busy"])
+@pytest.mark.parametrize("name", ["busy", "reader"])
+def test_the_page_can_be_verified_offline(reports: dict[str, Any], name: str) -> None:
+    page = render(reports[name])
     proved = check_report(extract(page), reports["verifiers"])
-    ledgered = sum(1 for line in reports["busy"]["lines"] if line["ledger"] is not None)
+    ledgered = sum(1 for line in reports[name]["lines"] if line["ledger"] is not None)
     assert proved[0].startswith(f"{ledgered} lines proved")
+    sealed = sum(1 for line in reports[name]["lines"] if (line["ledger"] or {}).get("redacted"))
+    assert (name == "reader") == (sealed > 0)
+
+
+def test_the_auditors_page_names_no_aircraft_and_draws_no_footprint(
+    reports: dict[str, Any],
+) -> None:
+    busy, page = reports["busy"], render(reports["reader"])
+    aircraft = {line["aircraft"] for line in busy["lines"] if line["kind"] == "track"}
+    for line in busy["lines"]:
+        if line["kind"] == "notice":
+            aircraft.update(line["ledger"]["record"]["doc"].get("aircraft", []))
+    assert {"NAF-101", "SKY-7"} <= aircraft
+    assert [a for a in aircraft if a in page] == []
+    assert '"footprint"' not in page and '"coordinates"' not in page
+    assert "<dt>Reader</dt><dd>auditor:" in page
+    assert "listed but not drawn" in page
+    assert page.count("content withheld") >= len(reports["reader"]["notices"])
 
 
 def test_other_parties_text_never_becomes_markup(reports: dict[str, Any]) -> None:
@@ -195,7 +219,7 @@ def _open(browser: Browser, report: dict[str, Any], folder: Path) -> tuple[Page,
     return page, requests, path.as_uri()
 
 
-@pytest.mark.parametrize("name", ["demo", "busy"])
+@pytest.mark.parametrize("name", ["demo", "busy", "reader"])
 def test_the_page_shows_the_report_and_loads_nothing(
     browser: Browser, reports: dict[str, Any], name: str, tmp_path: Path
 ) -> None:
@@ -205,10 +229,13 @@ def test_the_page_shows_the_report_and_loads_nothing(
         assert requests == [url]
         assert page.locator("#timeline tbody tr").count() == len(report["lines"])
         assert page.locator("#chart .mark").count() == len(report["lines"])
-        assert page.locator("#map .notice").count() == len(report["notices"])
+        assert page.locator("#notices tbody tr").count() == len(report["notices"])
+        drawn = 0 if name == "reader" else len(report["notices"])
+        assert page.locator("#map .notice").count() == drawn
         assert page.locator("#map .incident").count() == 1
         tracks = [line for line in report["lines"] if line["kind"] == "track"]
-        assert page.locator("#map .fix").count() == len(tracks)
+        assert tracks, "the scenario must have track reports"
+        assert page.locator("#map .fix").count() == (0 if name == "reader" else len(tracks))
         embedded = page.evaluate(
             "JSON.parse(document.getElementById('deconflict-incident').textContent)"
         )

@@ -387,6 +387,65 @@ def test_each_disclosure_is_a_ledger_entry_the_recipient_can_check(world: World)
     assert world.ok("GET", f"/v1/ledger/entries/{index}", "adm") == entry
 
 
+#: What an auditor or admin outside a notice's audience may see of its logged record.
+_NOTICE_METADATA = {"type", "at", "notice", "version", "party", "kind", "state", "category", "time"}
+
+
+def test_a_notice_entry_is_whole_only_to_its_owner_and_audience(world: World) -> None:
+    world.ok("POST", "/v1/channels", "adm", 201, json={"id": "ops", "name": "Ops"})
+    world.ok("POST", "/v1/channels/ops/members", "adm", json={"party": "alpha"})
+    world.ok("POST", "/v1/channels/ops/members", "adm", json={"party": "adm"})
+    secret = {"category": "recce", "aircraft": ["SECRET-AC"], "contact": "secret contact"}
+    to_bravo = world.submit("alpha", _operation(36.0, audience={"parties": ["bravo"]}) | secret)
+    to_aud = world.submit("alpha", _operation(37.0, audience={"parties": ["aud"]}) | secret)
+    to_ops = world.submit("alpha", _operation(38.0, audience={"channels": ["ops"]}) | secret)
+    notice = to_bravo["notice"]
+    cancel = world.ok("DELETE", f"/v1/notices/{notice['id']}?version=1", "alpha")
+
+    def entry(answer: dict[str, Any], caller: str) -> dict[str, Any]:
+        got: dict[str, Any] = world.ok(
+            "GET", f"/v1/ledger/entries/{answer['receipt']['index']}", caller
+        )
+        return got
+
+    for answer in (to_bravo, cancel):
+        receipt = answer["receipt"]
+        owner = entry(answer, "alpha")
+        assert (owner["record"], owner["salt"]) == (receipt["record"], receipt["salt"])
+        assert "redacted" not in owner
+        for caller in ("aud", "adm"):
+            shown = entry(answer, caller)
+            assert shown["redacted"] is True and "salt" not in shown, shown
+            assert shown["entry"] == receipt["entry"]  # in the log, provably, yet sealed
+            record = shown["record"]
+            assert set(record) == _NOTICE_METADATA, record
+            assert record == {
+                k: receipt["record"][k] for k in _NOTICE_METADATA - {"category", "time"}
+            } | {
+                "category": "recce",
+                "time": {"start": "2026-05-01T10:00:00Z", "end": "2026-05-01T12:00:00Z"},
+            }
+            text = json.dumps(shown)
+            for content in ("SECRET-AC", "secret contact", "bravo", "footprint", "audience"):
+                assert content not in text, (caller, content)
+    assert entry(cancel, "aud")["record"]["state"] == "cancelled"
+    # An auditor in the audience reads the record whole; the admin, not in it, does not.
+    whole = entry(to_aud, "aud")
+    assert (whole["record"], whole["salt"]) == (
+        to_aud["receipt"]["record"],
+        to_aud["receipt"]["salt"],
+    )
+    assert _commitment(whole["record"], whole["salt"]) == _unb64(whole["entry"])
+    assert entry(to_aud, "adm")["redacted"] is True
+    # An admin in an audience channel reads it whole, as any member of the channel could.
+    assert entry(to_ops, "adm")["record"] == to_ops["receipt"]["record"]
+    assert entry(to_ops, "aud")["redacted"] is True
+    # A member not named by the entry still learns nothing of it.
+    assert_error(
+        world.call("GET", f"/v1/ledger/entries/{to_bravo['receipt']['index']}", "charlie"), 404
+    )
+
+
 # --- cosignatures ---------------------------------------------------------------------------
 
 

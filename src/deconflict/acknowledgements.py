@@ -15,8 +15,9 @@ from typing import Any
 
 from deconflict import errors
 from deconflict.clock import Clock
-from deconflict.disclosure import Viewer, sees_in_full
+from deconflict.disclosure import Viewer, sees_in_full, sees_logged
 from deconflict.interchange import format_instant
+from deconflict.ledger.entries import metadata
 from deconflict.ledger.log import Ledger
 from deconflict.ledger.note import (
     COSIGNATURE,
@@ -206,7 +207,13 @@ class Acknowledgements:
         return {"notice": notice_id, "version": version, "party": viewer.party, "receipt": receipt}
 
     def entry(self, viewer: Viewer, index: int) -> dict[str, Any]:
-        """A ledger record with its salt, for an auditor, an admin or a party it names."""
+        """A ledger record, for an auditor, an admin or a party it names.
+
+        A record that holds content (a notice version) comes whole, with its salt,
+        only to those who could read that content: its owner and audience. Anyone
+        else gets its metadata and the entry, which proves it is in the log but
+        cannot be opened without the record and salt.
+        """
         with self._store.read() as tx:
             found = tx.ledger.entries(index, index + 1) if 0 <= index < 2**53 else []
         if not found:
@@ -216,10 +223,12 @@ class Acknowledgements:
         named = {record.get(k) for k in _NAMED}
         if viewer.role is Role.MEMBER and viewer.party not in named:
             raise errors.NotFound(f"no ledger entry {index}")
-        return {
+        answer = {
             "index": entry.index,
             "type": entry.type,
             "entry": base64.b64encode(entry.entry).decode("ascii"),
-            "salt": base64.b64encode(entry.salt).decode("ascii"),
-            "record": record,
         }
+        shown = None if sees_logged(viewer, record) else metadata(record)
+        if shown is not None:
+            return answer | {"record": shown, "redacted": True}
+        return answer | {"salt": base64.b64encode(entry.salt).decode("ascii"), "record": record}

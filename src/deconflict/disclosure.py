@@ -6,6 +6,8 @@
   stored notices (:func:`minimal_view`), through a what-if check
   (:func:`check_view`) or through point identification (:func:`identify_view`).
 - An auditor sees metadata only (:func:`auditor_view`) unless in the audience.
+  So does an admin: the role gives no notice content. A logged record is read
+  whole only by those who could read what it logs (:func:`sees_logged`).
 
 Every view of another party's notice is a disclosure, recorded by the service.
 """
@@ -39,6 +41,7 @@ __all__ = [
     "minimal_view",
     "rounded_overlap",
     "sees_in_full",
+    "sees_logged",
     "view_for",
 ]
 
@@ -60,6 +63,33 @@ def sees_in_full(viewer: Viewer, notice: Notice) -> bool:
         viewer.party == notice.party
         or viewer.party in notice.audience.parties
         or bool(viewer.channels & notice.audience.channels)
+    )
+
+
+def sees_logged(viewer: Viewer, record: dict[str, Any]) -> bool:
+    """Whether a ledger record may be shown to ``viewer`` whole, content and salt.
+
+    A logged notice version is, to its owner and to its audience as that version
+    named it (parties, or the caller's current channels); a subscription, to its
+    party (its area and webhook are the party's own). Every other record holds no
+    content, only ids and digests.
+
+    >>> record = {"type": "notice", "party": "a", "doc": {"audience": {"channels": ["ops"]}}}
+    >>> sees_logged(Viewer("b", Role.ADMIN), record), sees_logged(
+    ...     Viewer("b", Role.MEMBER, frozenset({"ops"})), record)
+    (False, True)
+    """
+    kind = record.get("type")
+    if kind == "subscription.add":
+        return bool(viewer.party == record.get("party"))
+    if kind != "notice":
+        return True
+    doc = record.get("doc")
+    audience = (doc.get("audience") if isinstance(doc, dict) else None) or {}
+    return (
+        viewer.party == record.get("party")
+        or viewer.party in (audience.get("parties") or ())
+        or bool(viewer.channels & frozenset(audience.get("channels") or ()))
     )
 
 

@@ -11,7 +11,10 @@ unnoticed. Every entry of the signed tree is read once. The report then keeps:
 
 Each ledgered line carries the record, its salt and an inclusion proof against
 one signed checkpoint. So :func:`check_report` (``deconflict verify``) can prove
-every line offline and find any line whose text was changed. Track reports are
+every line offline and find any line whose text was changed. The report built
+here is whole; an auditor or admin gets it cut to need-to-know by
+:func:`deconflict.incident_views.for_reader`, where a withheld record leaves
+only its entry and proof. Track reports are
 kept in the store but not in the ledger, and the report says so on each of
 them. Alert lines are proved through the delivery entry that carried them: the
 entry holds the SHA-256 of the alert as sent.
@@ -248,6 +251,8 @@ class _Builder:
             record["notice"],
             {"id": record["notice"], "party": record["party"], "kind": record["kind"]},
         )
+        if record["doc"].get("category") is not None:
+            summary["category"] = record["doc"]["category"]
         version = {"version": record["version"], "state": record["state"], "at": record["at"]}
         summary.setdefault("versions", []).append(version | {"ledger": index})
         self.kept.append((index, record))
@@ -478,7 +483,7 @@ def check_report(doc: dict[str, Any], verifiers: list[Verifier]) -> list[str]:
     from deconflict.ledger.verify import check_checkpoint
 
     checkpoint = check_checkpoint(doc["checkpoint"], verifiers)
-    proved = 0
+    proved = sealed = 0
     for n, line in enumerate(doc.get("lines", [])):
         ledger = line.get("ledger")
         if ledger is None:
@@ -491,7 +496,9 @@ def check_report(doc: dict[str, Any], verifiers: list[Verifier]) -> list[str]:
         ):
             raise errors.VerificationFailed(f"{where}: not in the signed tree")
         record = ledger["record"]
-        if commitment(base64.b64decode(ledger["salt"]), canonical(record)) != entry:
+        if ledger.get("redacted") is True and "salt" not in ledger:
+            sealed += 1  # the reader has no need to know the record: the entry is all it gets
+        elif commitment(base64.b64decode(ledger["salt"]), canonical(record)) != entry:
             raise errors.VerificationFailed(f"{where}: the record does not match its entry")
         expected = describe(record)
         if {k: line.get(k) for k in expected} != expected:
@@ -499,10 +506,16 @@ def check_report(doc: dict[str, Any], verifiers: list[Verifier]) -> list[str]:
         _check_attached(line, record, where)
         proved += 1
     unproved = sum(1 for line in doc.get("lines", []) if line.get("ledger") is None)
-    return [
+    done = [
         f"{proved} lines proved against the signed tree of size {checkpoint.size}",
         f"{unproved} lines carry no proof (track reports, and alerts until delivered)",
     ]
+    if sealed:
+        done.append(
+            f"{sealed} of the proved lines are in the tree by their entry only: their record"
+            " is withheld from this report's reader, so its words are the service's"
+        )
+    return done
 
 
 def _check_attached(line: dict[str, Any], record: dict[str, Any], where: str) -> None:
@@ -516,5 +529,7 @@ def _check_attached(line: dict[str, Any], record: dict[str, Any], where: str) ->
     if record["type"] == "delivery":
         logged = {a["id"]: a["sha256"] for a in record["alerts"]}
         for alert in line.get("alerts", []):
+            if alert.get("redacted") is True and alert.get("id") in logged:
+                continue  # withheld from the reader: its id, type and time only
             if logged.get(alert.get("id")) != hashlib.sha256(canonical(alert)).hexdigest():
                 raise errors.VerificationFailed(f"{where}: an alert is not the one delivered")

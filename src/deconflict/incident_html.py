@@ -104,7 +104,7 @@ def _header(report: dict[str, Any]) -> str:
     return f"""<header>
 <h1>Incident report</h1>
 <dl class="facts">
-<dt>Instant</dt><dd>{_e(q["at"])}</dd>
+{_reader(report)}<dt>Instant</dt><dd>{_e(q["at"])}</dd>
 <dt>Place</dt><dd>{_e(latlon(*q["near"]))}</dd>
 <dt>Radius</dt><dd>{_e(q["radius_km"])} km</dd>
 <dt>Window</dt><dd>±{_e(q["window_min"])} min: {_e(q["from"])} to {_e(q["to"])}</dd>
@@ -121,6 +121,16 @@ A line whose words, record, view or alert were changed fails the check.</p>
 </header>"""
 
 
+def _reader(report: dict[str, Any]) -> str:
+    """Whom the report was cut for: content it has no need to know is withheld."""
+    if report.get("reader") is None:
+        return ""
+    return (
+        f"<dt>Reader</dt><dd>{_e(report['reader'])}: notice content, views, alerts and"
+        " tracks it has no need to know are withheld; their metadata and proofs are here</dd>"
+    )
+
+
 def _swatches(colours: dict[str, str]) -> str:
     return " ".join(
         f'<span class="swatch" style="background:{c}"></span>{_e(name)}'
@@ -130,11 +140,17 @@ def _swatches(colours: dict[str, str]) -> str:
 
 def _ledger_details(ledger: dict[str, Any]) -> str:
     proof = "".join(f"<li><code>{_e(h)}</code></li>" for h in ledger["proof"])
+    salt = (
+        f"<code>{_e(ledger['salt'])}</code>"
+        if "salt" in ledger
+        else "withheld with the record's content: the entry proves only that it is logged"
+    )
+    what = "record" if "salt" in ledger else "metadata (content withheld)"
     return (
-        f"<details><summary>record and inclusion proof</summary><pre>"
+        f"<details><summary>{what} and inclusion proof</summary><pre>"
         f'{_pretty(ledger["record"])}</pre><dl class="proof">'
         f"<dt>entry</dt><dd><code>{_e(ledger['entry'])}</code></dd>"
-        f"<dt>salt</dt><dd><code>{_e(ledger['salt'])}</code></dd>"
+        f"<dt>salt</dt><dd>{salt}</dd>"
         f"<dt>proof ({len(ledger['proof'])} hashes)</dt><dd><ol>{proof}</ol></dd>"
         f"</dl></details>"
     )
@@ -189,17 +205,20 @@ def _notices(report: dict[str, Any], colours: dict[str, str]) -> str:
     for notice in report["notices"]:
         versions = "; ".join(
             f"v{_e(v['version'])} {_e(v['state'])} at {_e(v['at'])} (#{_e(v['ledger'])})"
+            + (" content withheld" if v.get("redacted") else "")
             for v in notice.get("versions", [])
         )
         colour = colours.get(notice["party"], "#555")
         rows.append(
             f'<tr><td><span class="swatch" style="background:{colour}"></span>'
             f"{_e(notice['party'])}</td><td>{_e(notice['kind'])}</td>"
+            f"<td>{_e(notice.get('category') or '—')}</td>"
             f"<td><code>{_e(notice['id'])}</code></td><td>{versions}</td></tr>"
         )
     return (
-        '<table id="notices"><thead><tr><th>owner</th><th>kind</th><th>notice</th>'
-        f"<th>versions logged</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<table id="notices"><thead><tr><th>owner</th><th>kind</th><th>category</th>'
+        "<th>notice</th><th>versions logged</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -218,9 +237,19 @@ def _seen(report: dict[str, Any]) -> str:
         f"<tbody>{''.join(rows)}</tbody></table>"
         '<p class="note">Each row names the ledger entry it rests on: the notice version'
         " (its owner, its audience) or the disclosure that showed it. A party not listed could"
-        " see none of these notices at the instant. This table and the channels below are"
+        " see none of these notices at the instant"
+        f"{_withheld_audiences(report)}. This table and the channels below are"
         " worked out from the ledger when the report was built; the check proves the entries"
         " they cite, not the tables themselves.</p>"
+    )
+
+
+def _withheld_audiences(report: dict[str, Any]) -> str:
+    if not any(v.get("redacted") for n in report["notices"] for v in n.get("versions", [])):
+        return ""
+    return (
+        ", except through the audience of a version whose content is withheld from"
+        f" {_e(report.get('reader'))}: an audience is part of a notice's content"
     )
 
 
@@ -230,6 +259,15 @@ def _channels(report: dict[str, Any]) -> str:
         for channel, members in report["channels"].items()
     )
     return f'<dl id="channels" class="facts">{items}</dl>' if items else "<p>No channels.</p>"
+
+
+def _undrawn(report: dict[str, Any]) -> str:
+    if report.get("reader") is None:
+        return ""
+    return (
+        " Notices whose content is withheld from the reader, and other parties' tracks, are"
+        " listed but not drawn."
+    )
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -303,8 +341,8 @@ def render(report: dict[str, Any]) -> str:
 <p class="note">The dashed red circle is the incident: {_e(q["radius_km"])} km around the
 point. Filled shapes are the newest logged version of each notice in the area, thick lines
 are movement corridors, dotted outlines earlier versions, dashed ones cancelled notices.
-Dots joined by a line are one aircraft's track reports in the window. Equirectangular
-projection centred on the point.</p>
+Dots joined by a line are one aircraft's track reports in the window.{_undrawn(report)}
+Equirectangular projection centred on the point.</p>
 </div></div><h3>Notices in the area</h3>{_notices(report, colours)}</section>
 <section><h2>Timeline</h2>{chart_svg(report)}
 <p class="legend">{_swatches(KIND_COLOURS)}. Hollow marks lie outside the window and are drawn

@@ -114,7 +114,7 @@ def _notice_versions(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for line in report["lines"]:
         ledger = line.get("ledger")
         if line["kind"] == "notice" and ledger and ledger["record"].get("type") == "notice":
-            versions[ledger["record"]["notice"]].append(ledger["record"])
+            versions[ledger["record"]["notice"]].append(ledger["record"])  # maybe metadata only
     return {k: sorted(v, key=lambda r: int(r["version"])) for k, v in versions.items()}
 
 
@@ -235,15 +235,24 @@ def _notices(
     colours: dict[str, str],
     placed: list[tuple[float, float]],
 ) -> list[str]:
-    """Earlier versions, then the newest version's shapes, then routes on top, then labels."""
+    """Earlier versions, then the newest version's shapes, then routes on top, then labels.
+
+    A version whose record the report withholds from its reader (no ``doc``) is not
+    drawn, and nor is any version of a notice whose newest one is withheld: the map
+    shows no shape its reader has no need to know.
+    """
     earlier, shapes, routes, labels = list[str](), list[str](), list[str](), list[str]()
     versions = _notice_versions(report)
     for notice in report["notices"]:
         records = versions.get(notice["id"], [])
-        colour = colours.get(notice["party"], "#555")
-        earlier += [_shape(record, proj, "earlier", colour)[0] for record in records[:-1]]
-        if not records:
+        if not records or not isinstance(records[-1].get("doc"), dict):
             continue
+        colour = colours.get(notice["party"], "#555")
+        earlier += [
+            _shape(record, proj, "earlier", colour)[0]
+            for record in records[:-1]
+            if isinstance(record.get("doc"), dict)
+        ]
         cancelled = records[-1]["state"] == "cancelled"
         shape, anchor, is_route = _shape(
             records[-1], proj, "notice cancelled" if cancelled else "notice", colour
@@ -260,7 +269,11 @@ def _notices(
 
 
 def map_svg(report: dict[str, Any], colours: dict[str, str]) -> str:
-    """The map: notices in the area, track reports, the incident circle, clipped around it."""
+    """The map: notices in the area, track reports, the incident circle, clipped around it.
+
+    Only what the report shows in full is drawn: notices and tracks withheld from
+    its reader are listed beside the map, never placed on it.
+    """
     q = report["question"]
     half_km = 2.0 * float(q["radius_km"])
     proj = _Projection(float(q["near"][0]), float(q["near"][1]), half_km)

@@ -26,6 +26,7 @@ from deconflict.disclosure import (
 from deconflict.geometry import BBox, circle
 from deconflict.grid import cell_around, round_window
 from deconflict.incident import build_report, incident_question
+from deconflict.incident_views import for_reader
 from deconflict.interchange import conflict_to_json, format_instant
 from deconflict.model import (
     AltitudeBand,
@@ -401,11 +402,15 @@ class Queries(NoticeViews):
     def incident(
         self, viewer: Viewer, at: Any, lon: float, lat: float, radius_km: float, window_min: float
     ) -> dict[str, Any]:
-        """The incident report around a place and time, for auditors and admins."""
+        """The incident report around a place and time, for auditors and admins.
+
+        It shows the reader notice content only where its party is the owner or in
+        the audience, as for any member: the rest is metadata and proofs.
+        """
         if viewer.role is Role.MEMBER:
             raise errors.Forbidden("incident reports are for auditors and admins")
         question = incident_question(at, lon, lat, radius_km, window_min)
-        return build_report(self.store, question, self.settings.policy.datum)
+        return for_reader(build_report(self.store, question, self.settings.policy.datum), viewer)
 
     def disclosures(
         self,

@@ -73,15 +73,23 @@ class Service(Queries):
         if viewer.role is Role.AUDITOR:
             raise errors.Forbidden("an auditor may read metadata but not notify")
 
-    def check_limits(self, tx: Transaction, notice: Notice) -> None:
+    def check_limits(self, tx: Transaction, viewer: Viewer, notice: Notice) -> None:
+        """Refuse an operation beyond the limits, or an audience the caller may not name.
+
+        A channel is named only by its members: one the caller is not in gets the
+        same answer as one that does not exist, so channel names cannot be probed.
+        Parties are listed to every party (``GET /v1/parties``), so an unknown one
+        is simply named.
+        """
         self.operation_limits(notice)
         for i, party in enumerate(sorted(notice.audience.parties)):
             if tx.parties.get(party) is None:
                 raise errors.InvalidValue(f"no party {party!r}", field=f"audience.parties[{i}]")
         for i, channel in enumerate(sorted(notice.audience.channels)):
-            if tx.channels.get(channel) is None:
+            if channel not in viewer.channels or tx.channels.get(channel) is None:
                 raise errors.InvalidValue(
-                    f"no channel {channel!r}", field=f"audience.channels[{i}]"
+                    f"no channel {channel!r} that the caller belongs to",
+                    field=f"audience.channels[{i}]",
                 )
 
     def _save_conflicts(
@@ -265,7 +273,7 @@ class Service(Queries):
         awareness = parse_awareness(body)
 
         def work(tx: Transaction) -> Outcome:
-            self.check_limits(tx, notice)
+            self.check_limits(tx, viewer, notice)
             return self.admit(tx, viewer, notice, awareness, None, 201)
 
         return self._idempotent(viewer, idempotency_key, ("submit", body), work)
@@ -312,7 +320,7 @@ class Service(Queries):
             )
             if notice.kind.value != record.kind:
                 raise errors.InvalidValue("a notice's kind cannot change", field="kind")
-            self.check_limits(tx, notice)
+            self.check_limits(tx, viewer, notice)
             previous = self._load(record)
             return self.admit(tx, viewer, notice, awareness, record.created_at, 200, previous)
 

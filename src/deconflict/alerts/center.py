@@ -4,8 +4,8 @@ Alerts are written to the store's outbox inside the transaction that caused
 them, so a committed change always has its alerts, and a crash before
 delivery loses none. Each write makes at most one conflict alert per party,
 listing every conflict it opened, changed or resolved for that party, naming
-the notices by id with minimal disclosure. Deliveries (to a stream or a
-webhook) and acknowledgements are ledger entries.
+the notices by id with minimal disclosure. Subscriptions made and ended,
+deliveries (to a stream or a webhook) and acknowledgements are ledger entries.
 """
 
 from __future__ import annotations
@@ -254,6 +254,8 @@ class AlertCenter:
     # --- subscriptions ------------------------------------------------------------------------
 
     def subscribe(self, viewer: Viewer, body: Any) -> dict[str, Any]:
+        """Add a subscription, ledgered (its webhook secret only as a digest); the secret
+        is shown once, here."""
         parsed = parse_subscription(body, self.settings.webhook_hosts)
         secret = "whsec_" + secrets.token_urlsafe(32) if parsed.webhook_url else None
         record = SubscriptionRecord(
@@ -271,8 +273,10 @@ class AlertCenter:
                     field="body",
                 )
             tx.alerts.add_subscription(record)
+            logged = self._ledger.log(tx, "subscription.add", _subscription_entry(record))
+            receipt = self._ledger.receipt(tx, logged)
         shown = _subscription_json(record)
-        return shown | ({"secret": secret} if secret else {})
+        return shown | ({"secret": secret} if secret else {}) | {"receipt": receipt}
 
     def subscriptions(self, viewer: Viewer) -> list[dict[str, Any]]:
         with self._store.read() as tx:
@@ -284,7 +288,11 @@ class AlertCenter:
             if record is None or record.party != viewer.party or record.ended_at is not None:
                 raise errors.NotFound(f"no subscription {subscription_id!r}")
             tx.alerts.end_subscription(subscription_id, self._clock.now())
-        return _subscription_json(record) | {"ended": True}
+            logged = self._ledger.log(
+                tx, "subscription.end", {"party": record.party, "id": subscription_id}
+            )
+            receipt = self._ledger.receipt(tx, logged)
+        return _subscription_json(record) | {"ended": True, "receipt": receipt}
 
     # --- reading, delivering and acknowledging --------------------------------------------
 
@@ -446,6 +454,18 @@ class AlertCenter:
                     tx.alerts.reschedule(
                         d.alert.seq, d.subscription.id, later, attempts, (error or "")[:500]
                     )
+
+
+def _subscription_entry(s: SubscriptionRecord) -> dict[str, Any]:
+    """A subscription as logged: whose, what it asks for, and its webhook. The secret is
+    logged as its SHA-256 only, which proves which secret was issued without giving it."""
+    entry: dict[str, Any] = {"party": s.party, "id": s.id, **s.doc}
+    if s.webhook_url:
+        entry["webhook"] = {"url": s.webhook_url}
+        if s.secret:
+            digest = hashlib.sha256(s.secret.encode("utf-8")).hexdigest()
+            entry["webhook"]["secret_sha256"] = digest
+    return entry
 
 
 def _subscription_json(s: SubscriptionRecord) -> dict[str, Any]:

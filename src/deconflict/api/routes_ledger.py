@@ -146,7 +146,9 @@ async def consistency(
         " with the disclosures, acknowledgements, alert deliveries and channel changes that"
         " concern them, and the track reports in the circle. Every ledgered line carries its"
         " record, salt and inclusion proof against one signed checkpoint; `deconflict verify`"
-        " checks the saved report offline."
+        " checks the saved report offline. Notice content is shown only where the caller's"
+        " party is the owner or in the audience: otherwise a notice line holds metadata and"
+        " its entry (`redacted`), with no views, alerts or tracks of others."
     ),
     responses=schemas.json_response(200, "the report", schemas.OBJECT, 403, 404),
 )
@@ -167,6 +169,12 @@ async def incident(
 @router.get(
     "/ledger/entries/{index}",
     summary="A ledger record and its salt (auditors, admins, or a party the record names)",
+    description=(
+        "A notice version's record comes whole, with its salt, only to its owner and"
+        " audience. Anyone else (an auditor, an admin) gets `redacted: true` and its"
+        " metadata: ids, owner, version, kind, state, category, time span, never the"
+        " document; the `entry` still proves it is in the log."
+    ),
     responses=schemas.json_response(200, "the record", schemas.OBJECT, 404),
 )
 async def entry(request: Request, caller: Caller, index: int) -> dict[str, Any]:

@@ -113,10 +113,11 @@ class Entities:
         awareness: Awareness,
     ) -> Outcome:
         previous = self.service.notice_of(record) if record is not None else None
-        self.service.check_limits(tx, notice)
+        viewer = self.refs.viewer(tx, client)
+        self.service.check_limits(tx, viewer, notice)
         return self.service.admit(
             tx,
-            self.refs.viewer(tx, client),
+            viewer,
             notice,
             awareness,
             record.created_at if record is not None else None,

@@ -12,6 +12,7 @@ b'{"a":"x","b":1}'
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -20,9 +21,10 @@ from typing import Any
 import rfc8785
 
 from deconflict import errors
+from deconflict.interchange import format_instant
 from deconflict.store.records import DisclosureRecord, NoticeRecord
 
-__all__ = ["canonical", "commitment", "disclosure_item", "notice_entry"]
+__all__ = ["canonical", "commitment", "disclosure_item", "metadata", "notice_entry"]
 
 
 class _NotPlain(Exception):
@@ -113,3 +115,59 @@ def disclosure_item(d: DisclosureRecord) -> dict[str, Any]:
         "level": d.level,
         "view_sha256": hashlib.sha256(canonical(d.view)).hexdigest(),
     }
+
+
+#: Of each kind of record that holds content, what anyone may see; other kinds hold none.
+_METADATA = {
+    "notice": ("type", "at", "notice", "version", "party", "kind", "state"),
+    "subscription.add": ("type", "at", "party", "id", "events", "kinds"),
+}
+
+
+def _span(doc: dict[str, Any]) -> dict[str, str | None] | None:
+    """A notice document's overall time span: its first start and last end (``None``: open)."""
+    route = doc.get("route")
+    if isinstance(route, dict):
+        times = route.get("waypoint_times") or []
+        starts, ends = times[:1], times[-1:]
+    else:
+        windows = [v.get("time") or {} for v in doc.get("volumes") or []]
+        starts, ends = [w.get("start") for w in windows], [w.get("end") for w in windows]
+    if not starts or None in starts:
+        return None
+    first = min(dt.datetime.fromisoformat(t) for t in starts)
+    last = None if None in ends else max(dt.datetime.fromisoformat(t) for t in ends)
+    return {"start": format_instant(first), "end": format_instant(last)}
+
+
+def metadata(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The record as shown to whoever has no need to know its content; ``None`` if it has none.
+
+    A notice record keeps its ids, owner, version, kind, state, category and
+    overall time span: never its volumes, route, aircraft, contact, priority or
+    audience. A subscription keeps its party, id, events and kinds: never its area,
+    altitude, time or webhook. The rest (disclosures, acknowledgements, deliveries,
+    channel and party changes) hold metadata and digests only, and are shown whole.
+
+    >>> record = {"type": "notice", "at": "2026-05-01T08:00:00Z", "notice": "n-1",
+    ...     "version": 2, "party": "alpha", "kind": "protected", "state": "planned",
+    ...     "doc": {"category": "medical", "contact": "+1 555", "volumes": [
+    ...         {"time": {"start": "2026-05-01T10:00:00Z", "end": None}}]}}
+    >>> shown = metadata(record)
+    >>> shown["category"], shown["time"], "doc" in shown
+    ('medical', {'start': '2026-05-01T10:00:00Z', 'end': None}, False)
+    >>> metadata({"type": "ack", "party": "bravo"}) is None
+    True
+    """
+    keys = _METADATA.get(str(record.get("type")))
+    if keys is None:
+        return None
+    shown = {k: record[k] for k in keys if k in record}
+    doc = record.get("doc")
+    if isinstance(doc, dict):
+        if doc.get("category") is not None:
+            shown["category"] = doc["category"]
+        span = _span(doc)
+        if span is not None:
+            shown["time"] = span
+    return shown
