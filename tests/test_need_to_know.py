@@ -371,3 +371,21 @@ def test_identify_answers_a_hidden_notice_for_the_whole_cell_layer_and_slot(
     # Another layer or slot is another answer.
     assert _identified(app, inside | {"alt": 1_250}) == []
     assert _identified(app, inside | {"time": _at(T0 + dt.timedelta(minutes=16))}) == []
+
+
+# --- roles --------------------------------------------------------------------------------------
+
+
+def test_admins_and_auditors_read_disclosures_and_alerts_without_content(
+    member: Callable[..., Member],
+) -> None:
+    app = member()
+    app.submit("south", HIDDEN)
+    app.submit("north", SWEEP)
+    app.ok("GET", "/v1/conflicts", "north")
+    records = app.ok("GET", "/v1/disclosures", "chief")
+    assert records and all("view" not in r for r in records)
+    own = app.ok("GET", "/v1/disclosures", "north")
+    assert own and all("view" in r for r in own)
+    for alert in app.ok("GET", "/v1/alerts", "chief", params={"party": "south"}):
+        assert "data" not in alert
