@@ -389,3 +389,20 @@ def test_admins_and_auditors_read_disclosures_and_alerts_without_content(
     assert own and all("view" in r for r in own)
     for alert in app.ok("GET", "/v1/alerts", "chief", params={"party": "south"}):
         assert "data" not in alert
+
+
+def test_many_small_filings_over_a_hidden_notice_alert_its_owner(
+    member: Callable[..., Member],
+) -> None:
+    """A conflict's existence is exact: mapping a notice with small filings is reported."""
+    app = member(probe_alert_per_day=3)
+    hidden = app.submit("south", HIDDEN)
+    for k in range(5):
+        spot = (HIDDEN_CENTRE[0] - 0.1 + 0.05 * k, HIDDEN_CENTRE[1])
+        probe = _operation(spot, 500.0, (5_000, 5_100), HIDDEN_START, HIDDEN_START + DAY / 48)
+        filed = app.ok("POST", "/v1/notices", "north", 201, json=probe)
+        assert [c["other"]["id"] for c in filed["conflicts"]] == [hidden["id"]]
+        notice = filed["notice"]
+        app.ok("DELETE", f"/v1/notices/{notice['id']}", "north", params={"version": 1})
+    (note,) = app.alerts("south", "probes")
+    assert note["recipient"] == "north" and note["notice"]["id"] == hidden["id"]

@@ -40,7 +40,7 @@ class Settings:
     #: An owner is alerted once one party has been shown more than this many times the
     #: area × time of one of its notices in a day (1: the whole notice, once).
     disclosure_share_alert: float = 1.0
-    #: An owner is alerted when one party's checks and refusals touch a notice more often.
+    #: An owner is alerted when one party's filings, checks and refusals touch a notice more often.
     probe_alert_per_day: float = 20.0
     #: Largest accepted request body.
     max_body_bytes: int = 5_000_000

@@ -149,6 +149,7 @@ class Service(Queries):
         if awareness.strict and unproven:
             return self._refuse(tx, viewer, unproven, others)
         views = [self._conflict_view(tx, viewer, c, notice, others[c.b], "open") for c in found]
+        self._probed(tx, viewer, [others[c.b] for c in found])
         disclosures = [
             self._disclosure(viewer, others[c.b], "conflict", v)
             for c, v in zip(found, views, strict=True)

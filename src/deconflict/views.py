@@ -231,7 +231,11 @@ class NoticeViews:
         self.alerts.need_to_know(tx, alerts)
 
     def _probed(self, tx: Transaction, viewer: Viewer, notices: Sequence[Notice]) -> None:
-        """Count what-if checks and refusals that touched others' notices; alert past the limit."""
+        """Count filings, checks and refusals that touched others' notices; alert past the limit.
+
+        A conflict's existence is exact, so many small filings could map a notice
+        they may not see; its owner hears of it.
+        """
         limit = self.settings.probe_alert_per_day
         alerts = [
             (
@@ -240,8 +244,8 @@ class NoticeViews:
                     "reason": "probes",
                     "recipient": viewer.party,
                     "notice": {"id": n.id, "version": n.version},
-                    "message": f"{viewer.party}'s what-if checks and refused writes have touched"
-                    f" this notice more than {limit:g} times within a day",
+                    "message": f"{viewer.party}'s filings, what-if checks and refused writes have"
+                    f" touched this notice more than {limit:g} times within a day",
                 },
             )
             for n in notices
