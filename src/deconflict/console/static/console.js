@@ -351,7 +351,7 @@
   // --- identification -----------------------------------------------------------------------
 
   async function identifyAt(latlng) {
-    const t = selectedTime() ?? Date.now();
+    const t = Date.now(); // identification is about now, whatever the timeline shows
     const query = new URLSearchParams({
       lon: latlng.lng.toFixed(6), lat: latlng.lat.toFixed(6), alt: $("id-alt").value,
       time: new Date(t).toISOString(), tolerance_m: "100",
