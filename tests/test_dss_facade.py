@@ -503,8 +503,12 @@ def test_native_notices_block_facade_writes_and_see_their_conflicts(facade: Faca
     assert refused.status_code == 409
     [blocking] = refused.json()["missing_constraints"]
     assert blocking["manager"] == "relief" and blocking["version"] == notice["version"]
-    # Only the overlap's times are shown, not the place's own (which starts a day ago).
-    assert blocking["time_start"]["value"].startswith(_time(1.0)["value"][:16])
+    # Only the overlap's times are shown, not the place's own (which starts a day ago),
+    # rounded outward to the disclosure grid's 15-minute slots.
+    shown = dt.datetime.fromisoformat(blocking["time_start"]["value"])
+    overlap_start = dt.datetime.fromisoformat(_time(1.0)["value"])
+    assert shown.minute % 15 == 0 and shown.second == 0 and shown.microsecond == 0
+    assert overlap_start - dt.timedelta(minutes=15) < shown <= overlap_start
     assert blocking["ovn"], "the service manages a native notice, so it hands over its OVN"
 
     made = alpha.call("PUT", f"{OIR}/{a_id}", intent([volume(19.0, 50.01)], key=[blocking["ovn"]]))
@@ -1078,3 +1082,34 @@ def test_a_uss_party_is_never_given_a_party_token(facade: Facade) -> None:
     assert refused.returncode != 0 and "authority" in refused.stdout + refused.stderr
     over_http = facade.native("admin").post("/v1/parties/uss-alpha/token", json={})
     assert over_http.status_code == 422 and over_http.json()["error"]["field"] == "id"
+
+
+def test_refusals_naming_a_native_notice_draw_on_the_check_ration(tmp_path: Path) -> None:
+    """An empty key over a hidden notice is a one-bit probe: rationed as a what-if check."""
+    authority = Authority(tmp_path)
+    db = str(tmp_path / "s.db")
+    relief_token = cli("party", "add", "relief", "--name", "Relief", "--db", db).strip()
+    config = tmp_path / "settings.toml"
+    config.write_text("[deconflict]\ncheck_per_minute = 3\n", encoding="utf-8")
+    port = free_port()
+    args = [
+        "serve", "--db", db, "--config", str(config), "--port", str(port),
+        "--dss-public-key", str(authority.rsa_pem), "--dss-audience", "localhost",
+    ]  # fmt: skip
+    server = Server(args, port, tmp_path / "server.log")
+    server.start()
+    try:
+        relief = Party(server.url, relief_token)
+        assert relief.post("/v1/notices", json=_protected(19.0, 50.0)).status_code == 201
+        alpha = Uss(server.url, authority.token("alpha"))
+        codes = [
+            alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(19.0, 50.0 + 0.001 * k)]))
+            for k in range(4)
+        ]
+        assert [c.status_code for c in codes] == [409, 409, 409, 429]
+        assert int(codes[-1].headers["Retry-After"]) >= 1
+        # An intent elsewhere is no probe of the hidden notice: writes are not rationed.
+        elsewhere = alpha.call("PUT", f"{OIR}/{new_id()}", intent([volume(10.0, 10.0)]))
+        assert elsewhere.status_code == 201
+    finally:
+        server.stop()

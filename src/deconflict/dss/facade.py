@@ -64,8 +64,8 @@ class Facade:
         """``POST …/query``: the references of ``kind`` ("oir" or "constraint") in an area."""
         _read_scopes(client, kind)
         area = self.refs.area(body)
+        self.refs.ration(client)
         with self.service.ledger.write() as tx:  # what is shown is recorded
-            self.refs.ration(tx, client)
             refs = self.refs.listing(tx, client, area, kind)
         return {f"{NAMES[kind]}s": refs}
 
@@ -74,8 +74,8 @@ class Facade:
         _read_scopes(client, kind)
         entity_id = check_entity_id(entity_id, "entityid")
         name = NAMES[kind]
+        self.refs.ration(client)
         with self.service.ledger.write() as tx:
-            self.refs.ration(tx, client)
             viewer = self.refs.viewer(tx, client)
             doc = tx.facade.get(kind, entity_id)
             if doc is not None:

@@ -63,11 +63,18 @@ class References:
         #: The facade's own bound on areas, for queries, entities and subscriptions.
         self.limits = replace(settings.limits, max_area_km2=settings.dss_max_area_km2)
 
-    def ration(self, tx: Transaction, client: Client) -> None:
+    def ration(self, client: Client) -> None:
         """Spend one of the USS's reads a minute, or 429: each read takes the write lock.
 
-        The ration is kept in the store, so every API process draws on the same one.
+        The ration is kept in the store, so every API process draws on the same
+        one, and it is spent in a transaction of its own, so a read refused
+        later (another issuer's token, say) still costs it.
         """
+        with self.service.ledger.write() as tx:
+            self.ration_in(tx, client)
+
+    def ration_in(self, tx: Transaction, client: Client) -> None:
+        """:meth:`ration` inside a write the caller makes: a refusal undoes that write."""
         key = ("dss-read", client.issuer, client.sub)  # not another issuer's sub
         self.service.rations.take(tx, key, self.service.settings.dss_reads_per_minute)
 

@@ -297,7 +297,7 @@ class Subscriptions:
             save(tx, doc)
             answer: dict[str, Any] = {"subscription": render(doc)}
             if intents or constraints:  # the references it lists are a read like a query
-                self.refs.ration(tx, client)
+                self.refs.ration_in(tx, client)
             if intents:
                 answer["operational_intent_references"] = self.refs.listing(
                     tx, client, volume, "oir"
@@ -370,8 +370,7 @@ class Subscriptions:
         """The USS's own live subscriptions that meet an area."""
         client.require((CP,), (SC,))
         area = self.refs.area(body)
-        with self.service.ledger.write() as tx:
-            self.refs.ration(tx, client)
+        self.refs.ration(client)
         now = self.service.clock.now()
         with self.service.store.read() as tx:
             self.refs.identify(tx, client)
