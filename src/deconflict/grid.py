@@ -35,7 +35,7 @@ from typing import Any
 import h3
 import numpy as np
 
-from .sphere import EARTH_RADIUS_M, angle, lonlat_to_unit, slerp, unit_to_lonlat
+from .sphere import EARTH_RADIUS_M, Vectors, angle, lonlat_to_unit, slerp, unit_to_lonlat
 
 __all__ = [
     "DisclosureGrid",
@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MARGIN_M = 250.0
+_AZIMUTHS = np.radians(np.arange(0.0, 360.0, 45.0))
 #: Densify edges to this step, so a chord and the great-circle arc it stands for
 #: differ by far less than a millimetre, whichever plane H3 tests them in.
 _STEP_M = 1_000.0
@@ -112,6 +114,20 @@ def _densified(ring: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
     return list(zip(lat.tolist(), lon.tolist(), strict=True))
 
 
+def _ring_around(units: Vectors, distance: float) -> list[Vectors]:
+    """For each point, the points ``distance`` radians away in each of eight directions."""
+    east = np.stack([-units[:, 1], units[:, 0], np.zeros(len(units))], axis=1)
+    norm = np.linalg.norm(east, axis=1)
+    east[norm < 1e-12] = (0.0, 1.0, 0.0)  # at a pole any east will do
+    east /= np.linalg.norm(east, axis=1)[:, None]
+    north = np.cross(units, east)
+    return [
+        math.cos(distance) * units
+        + math.sin(distance) * (math.sin(az) * east + math.cos(az) * north)
+        for az in _AZIMUTHS.tolist()
+    ]
+
+
 def _polygons(geojson: dict[str, Any]) -> Iterable[list[list[list[float]]]]:
     if geojson["type"] == "Polygon":
         yield geojson["coordinates"]
@@ -120,10 +136,12 @@ def _polygons(geojson: dict[str, Any]) -> Iterable[list[list[list[float]]]]:
 
 
 def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
-    """H3 cells that together cover a GeoJSON Polygon or MultiPolygon.
+    """H3 cells that together cover a GeoJSON Polygon or MultiPolygon, and a margin.
 
     Every cell H3 finds overlapping the densified polygon, and every cell that
-    holds one of its densified vertices: the union covers the polygon.
+    holds a point within the margin of its densified boundary: the union covers
+    the polygon even where the drawn overlap was cut in a plane that stretches
+    it slightly (the margin is 250 m, or 2 % of the polygon's size if larger).
 
     >>> square = {"type": "Polygon", "coordinates": [[[36, 34], [36.1, 34], [36.1, 34.1],
     ...     [36, 34.1], [36, 34]]]}
@@ -136,8 +154,15 @@ def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
         dense = [_densified(ring) for ring in rings]
         shape = h3.LatLngPoly(dense[0], *dense[1:])
         cells.update(h3.h3shape_to_cells_experimental(shape, resolution, "overlap"))
-        for ring in dense:
-            cells.update(h3.latlng_to_cell(lat, lon, resolution) for lat, lon in ring)
+        points = np.asarray([p for ring in dense for p in ring])
+        units = lonlat_to_unit(points[:, 1], points[:, 0])
+        centre = units.mean(axis=0)
+        centre /= np.linalg.norm(centre)
+        size = float(np.max(angle(units, centre)))
+        margin = max(_MARGIN_M / EARTH_RADIUS_M, 0.02 * size)
+        lon, lat = unit_to_lonlat(np.concatenate([units, *_ring_around(units, margin)]))
+        pairs = zip(lat.tolist(), lon.tolist(), strict=True)
+        cells.update(h3.latlng_to_cell(y, x, resolution) for y, x in pairs)
     return cells
 
 

@@ -7,6 +7,7 @@ a gnomonic plane about the pair, where great-circle edges are straight.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,10 @@ from .sphere import EARTH_RADIUS_M, gnomonic, lonlat_to_unit, tangent_frame, uni
 __all__ = ["overlap_footprint", "overlap_shapes", "project"]
 
 _MIN_DEPTH = 0.2  # keep projected points well inside the hemisphere
+_QUAD_SEGS = 8
+#: A buffer's polygon has its vertices on the circle; widen its radius by this
+#: much and its edges lie outside instead, so a drawn overlap never understates.
+_CIRCUMSCRIBE = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
 
 
 def _planar(fp: Footprint, center: np.ndarray) -> Any | None:
@@ -67,7 +72,8 @@ def overlap_footprint(a: Footprint, b: Footprint, lateral_m: float) -> dict[str,
     if plane_a is None or plane_b is None:
         return None
     if lateral_m > 0:
-        plane_b = shapely.buffer(plane_b, lateral_m / EARTH_RADIUS_M, quad_segs=8)
+        reach = lateral_m / EARTH_RADIUS_M * _CIRCUMSCRIBE
+        plane_b = shapely.buffer(plane_b, reach, quad_segs=_QUAD_SEGS)
     shape = shapely.intersection(plane_a, plane_b)
     if shape.is_empty or shape.area == 0.0:
         return None
@@ -94,9 +100,13 @@ def overlap_shapes(
     """
     center = query.center
     _, (q_plane,) = project_one(query, center)
-    mine = shapely.buffer(q_plane, query.radius, quad_segs=8) if query.radius > 0 else q_plane
-    reach = radii + lateral_m / EARTH_RADIUS_M
-    theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=8), planes)
+    mine = (
+        shapely.buffer(q_plane, query.radius * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS)
+        if query.radius > 0
+        else q_plane
+    )
+    reach = (radii + lateral_m / EARTH_RADIUS_M) * _CIRCUMSCRIBE
+    theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=_QUAD_SEGS), planes)
     shapes = shapely.intersection(mine, theirs)
     out: list[dict[str, Any] | None] = []
     areas = shapely.area(shapes)
