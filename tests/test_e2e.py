@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import h3
 import httpx
 import pytest
 
@@ -40,7 +41,7 @@ _T0 = SystemClock().now().replace(second=0, microsecond=0)
 # What a conflict may show of another party's notice (DESIGN.md, invariant 2).
 _MINIMAL_KEYS = {"id", "version", "kind", "category", "party", "contact"}
 _NEVER_SHOWN = ("volumes", "route", "aircraft", "audience", "footprint")
-_OVERLAP_KEYS = {"footprint", "distance_m", "altitude", "time"}
+_OVERLAP_KEYS = {"footprint", "cells", "distance_m", "altitude", "time", "grid"}
 
 
 # --- notice bodies ---------------------------------------------------------------------
@@ -236,8 +237,10 @@ def _assert_minimal(view: dict[str, Any], notice: dict[str, Any]) -> None:
 
 
 def _assert_clipped(overlap: dict[str, Any]) -> None:
-    """An overlap shown to a non-audience party: no per-volume indices, nothing else."""
+    """An overlap shown to a non-audience party: on the grid, no per-volume indices."""
     assert set(overlap) <= _OVERLAP_KEYS, f"overlap shows {set(overlap) - _OVERLAP_KEYS}"
+    assert all(h3.get_resolution(c) == 6 for c in overlap["cells"])
+    assert all(v % 300 == 0 for v in overlap["altitude"].values() if isinstance(v, float))
 
 
 def _assert_full(view: dict[str, Any], notice: dict[str, Any]) -> None:
@@ -287,8 +290,15 @@ def test_a_conflict_shows_each_side_only_the_minimal_view_and_the_clipped_overla
     _assert_minimal(seen_by_alpha["other"], bravo["notice"])
     overlap = seen_by_alpha["overlap"]
     _assert_clipped(overlap)
-    assert (overlap["altitude"]["lower"], overlap["altitude"]["upper"]) == (500, 1000)
-    assert overlap["time"] == {"start": _at(2), "end": _at(3)}
+    # The overlap (500–1000 m, hours 2–3) rounded outward to 300 m layers and 15 minutes.
+    assert (overlap["altitude"]["lower"], overlap["altitude"]["upper"]) == (300, 1200)
+    start, end = (dt.datetime.fromisoformat(_at(h)) for h in (2, 3))
+    slot = dt.timedelta(minutes=15)
+    assert dt.datetime.fromisoformat(overlap["time"]["start"]) == start - start.minute % 15 * (
+        slot / 15
+    ) - dt.timedelta(seconds=start.second, microseconds=start.microsecond)
+    shown_end = dt.datetime.fromisoformat(overlap["time"]["end"])
+    assert end <= shown_end < end + slot and shown_end.minute % 15 == 0
     # Nor are bravo's centre, radius or end time anywhere in what alpha is shown.
     assert "radius_m" not in _keys(seen_by_alpha)
     assert "center" not in _keys(seen_by_alpha)
@@ -400,9 +410,12 @@ def test_a_what_if_check_shows_a_non_audience_party_only_id_kind_and_owner(
 
 def test_identify_tells_a_non_audience_party_only_owner_and_kind(world: World) -> None:
     world.submit("alpha", _alpha_operation())
-    bravo = world.submit("bravo", _bravo_operation())
-    # East of alpha's box, inside bravo's circle and band, after alpha's window ends.
-    point = {"lon": 10.25, "lat": 10.1, "alt": 1200, "time": _at(3.5)}
+    # Identification is about now: bravo's circle flies from now, alpha's box from hour 1.
+    flying = _bravo_operation() | {
+        "volumes": [_bravo_operation()["volumes"][0] | {"time": {"start": _at(0), "end": _at(4)}}]
+    }
+    bravo = world.submit("bravo", flying)
+    point = {"lon": 10.25, "lat": 10.1, "alt": 1200, "time": _at(0.05)}
 
     outsider = world["charlie"].get("/v1/identify", params=point)
     audience = world["delta"].get("/v1/identify", params=point)
@@ -479,9 +492,8 @@ def test_a_strict_write_not_aware_of_every_conflict_is_refused_and_writes_nothin
     answer = response.json()
     assert answer["error"]["code"] == "awareness_missing"
     [missing] = answer["missing"]
-    overlap = missing.pop("overlap")
-    _assert_minimal(missing, second)
-    _assert_clipped(overlap)
+    # Who and what, never where: a refusal shows no more than a what-if check.
+    assert missing == {k: second[k] for k in ("id", "version", "kind", "party")}
     assert world.visible("alpha") == []
     assert world.conflicts("alpha") == []
     assert world.conflicts("bravo") == []
