@@ -310,7 +310,7 @@ def test_a_write_the_service_refuses_names_the_feature_and_what_was_written(
     tmp_path: Path,
 ) -> None:
     service = _service(tmp_path / "h.db")
-    far = {  # operations may be notified at most 400 days ahead
+    far = {  # operations last at most a day, at most 30 days ahead
         "notice_id": "late",
         "party": "a",
         "kind": "operation",
@@ -318,7 +318,7 @@ def test_a_write_the_service_refuses_names_the_feature_and_what_was_written(
         "time": {"start": _at(1), "end": _at(24 * 500)},
     }
     doc = _one({})
-    doc["features"].append({"type": "Feature", "geometry": _box(0, 0, 1, 1), "properties": far})
+    doc["features"].append({"type": "Feature", "geometry": _box(0, 0, 0.5, 0.5), "properties": far})
     with pytest.raises(errors.InvalidValue) as caught:
         import_notices(service, party_viewer(service, "a"), plan_geojson(doc, "a"))
     assert caught.value.field == "features[1].properties.time.end"

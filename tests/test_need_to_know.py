@@ -242,11 +242,19 @@ def test_an_identify_sweep_is_stopped_by_the_window_and_the_ration_and_the_owner
     app = member(identify_per_minute=100, identify_per_owner_per_minute=5, identify_alert_per_day=3)
     app.submit("south", _operation(HIDDEN_CENTRE, HIDDEN_RADIUS_M, HIDDEN_BAND, T0, T0 + DAY / 2))
     at = {"lat": HIDDEN_CENTRE[1], "alt": 5_000, "time": _at(T0)}
-    # Probes of the future or the past are refused, and cost nothing.
+    # Probes of the future or the past find no operation at all.
     for hours in (-3, 1, 5, 11):
         when = {"time": _at(T0 + dt.timedelta(hours=hours))}
-        refused = app.call("GET", "/v1/identify", "north", params=at | {"lon": 36.2} | when)
-        assert refused.status_code == 422 and refused.json()["error"]["field"] == "time"
+        answer = app.ok("GET", "/v1/identify", "north", params=at | {"lon": 36.2} | when)
+        assert answer["operations"] == []
+        assert answer["operations_window"] == {
+            "start": "2026-06-01T07:30:00Z",
+            "end": "2026-06-01T08:30:00Z",
+        }
+    # Invalid probes cost nothing.
+    for _ in range(150):
+        bad = app.call("GET", "/v1/identify", "north", params=at | {"lon": 36.2, "lat": 91})
+        assert bad.status_code == 422
     # A sweep across the hidden circle: five hits on south's operation, then 429.
     codes, owners = [], []
     for k in range(12):

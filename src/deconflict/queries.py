@@ -267,9 +267,10 @@ class Queries(NoticeViews):
         """Whose operations cover a point at an instant: the owner and kind, nothing more.
 
         ``alt`` is in metres, or in flight levels (hundreds of feet) when ``alt_ref``
-        is FL. Operations are identified only near the current time, and each
-        identification draws on the caller's ration and on one per owner found; an
-        invalid probe costs nothing.
+        is FL. Operations are identified only near the current time (outside it the
+        answer names the window and lists none); tracks at any time still kept.
+        Each identification draws on the caller's ration and on one per owner
+        found; an invalid probe costs nothing.
         """
         instant = parse_instant(time, "time")
         for name, value in (
@@ -296,13 +297,9 @@ class Queries(NoticeViews):
             raise errors.UnknownAltitudeReference(
                 "alt_ref must be W84, AMSL, FL or AGL", field="alt_ref"
             ) from None
+        now = self.clock.now()
         window = dt.timedelta(minutes=self.settings.identify_window_min)
-        if abs(instant - self.clock.now()) > window:
-            raise errors.InvalidValue(
-                f"identification is about now: time must be within "
-                f"{self.settings.identify_window_min:g} minutes of the current time",
-                field="time",
-            )
+        about_now = abs(instant - now) <= window
         metres = alt * 100.0 * FEET if reference is AltitudeReference.FL else alt
         spread = dt.timedelta(seconds=tolerance_s)
         probe = Notice(
@@ -322,8 +319,11 @@ class Queries(NoticeViews):
             airspace=replace(self.settings.policy.airspace, lateral_m=0, vertical_m=0, time_s=0),
         )
         coarse = self._grid_probe(probe, lon, lat, metres, tolerance_m)
-        with self.store.read() as tx:
-            records = tx.notices.candidates(engine.extents(coarse, self.settings.policy, pad=False))
+        records = []
+        if about_now:  # operations are identified only around now; tracks at any kept time
+            with self.store.read() as tx:
+                boxes = engine.extents(coarse, self.settings.policy, pad=False)
+                records = tx.notices.candidates(boxes)
         views, disclosures, found = [], [], []
         for record in records:
             notice = self._load(record)
@@ -355,7 +355,13 @@ class Queries(NoticeViews):
             instant + spread,
             tolerance_m,
         )
-        return {"operations": views, "tracks": tracks}
+        answer: dict[str, Any] = {"operations": views, "tracks": tracks}
+        if not about_now:
+            answer["operations_window"] = {
+                "start": format_instant(now - window),
+                "end": format_instant(now + window),
+            }
+        return answer
 
     def _grid_probe(
         self, probe: Notice, lon: float, lat: float, metres: float, tolerance_m: float
