@@ -290,12 +290,12 @@ NOTICE_ROUTES = re.compile(r"/v1/(notices|conflicts)(\?.*)?$")
 
 
 def demo_start(demo: Demo) -> dt.datetime:
-    """The hour the demo started: north-air's patrol starts 1 h after it (demo.json)."""
-    assert NOTICES["north-cap"]["body"]["volumes"][0]["time"]["start"] == 1
+    """The hour the demo started: north-air's patrol starts then (demo.json)."""
+    assert NOTICES["north-cap"]["body"]["volumes"][0]["time"]["start"] == 0
     (cap,) = [
         n for n in demo.get("north-air", "/v1/notices") if n.get("category") == "combat air patrol"
     ]
-    return instant(cap["volumes"][0]["time"]["start"]) - dt.timedelta(hours=1)
+    return instant(cap["volumes"][0]["time"]["start"])
 
 
 def spans(notice: dict[str, Any]) -> list[tuple[dt.datetime, dt.datetime | None]]:
