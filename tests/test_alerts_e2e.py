@@ -11,6 +11,8 @@ and a real Server-Sent Events client (``httpx`` streaming, in a thread):
   ``Last-Event-ID`` gets what was committed while nobody listened;
 - a stream resumed with ``Last-Event-ID`` gets exactly the missed events, and a
   fresh stream only new ones;
+- a stream ends with its token: revoked or rotated over the API, or revoked by
+  another process (the CLI), and what is committed after that stays undelivered;
 - deliveries and acknowledgements are ledger entries, and the store still verifies;
 - with no allowed webhook hosts, a webhook subscription is refused.
 
@@ -228,6 +230,30 @@ class Stream:
 
     def take(self, count: int) -> list[Event]:
         return [self.next() for _ in range(count)]
+
+    def ended(self, timeout: float = _DEADLINE_S) -> list[Event]:
+        """The events left, once the server has ended the stream; fails if it does not."""
+        left: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self._items.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the stream did not end within {timeout:g} s") from None
+            if isinstance(item, Exception):
+                raise AssertionError(f"the stream failed: {item!r}") from item
+            if item is None:
+                return left
+            left.append(item)
+
+    def open_for(self, seconds: float) -> bool:
+        """Whether the stream stays open, with nothing on it, for ``seconds``."""
+        try:
+            item = self._items.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        self._items.put(item)
+        return False
 
     def close(self) -> None:
         """Disconnect, as a client that goes away does."""
@@ -545,6 +571,55 @@ def test_a_stream_resumed_with_last_event_id_gets_exactly_the_missed_events(
     (newest,) = world.alerts("bravo", f"?after={missed[-1]['id']}")
     assert resumed.next().id == newest["id"]
     assert fresh.next().id == newest["id"]
+
+
+# --- a token's end ends its stream -------------------------------------------------------------
+
+
+def _undelivered(world: World, party: str, after: int) -> list[int]:
+    """The ids of a party's alerts after ``after`` that nothing delivered (read by ops)."""
+    query = f"?party={party}&state=undelivered&after={after}"
+    return [a["id"] for a in world.alerts("ops", query)]
+
+
+def test_a_token_revoked_or_rotated_over_the_api_ends_its_open_stream(world: World) -> None:
+    world.server.start()
+    world.submit("bravo", _BRAVO)
+    world.submit("charlie", _BRAVO)
+    bravo, charlie = world.stream("bravo"), world.stream("charlie")
+    world.submit("alpha", _alpha(1))
+    seen = {"bravo": bravo.next(), "charlie": charlie.next()}
+    assert seen["bravo"].type == "conflict", "the stream works"
+
+    world.ok("ops", "DELETE", "/v1/parties/bravo/token")
+    answer = world.ok("charlie", "POST", "/v1/parties/charlie/token")
+    world.submit("alpha", _alpha(2))
+
+    assert bravo.ended() == [], "the revoked token's stream delivered after the revocation"
+    assert charlie.ended() == [], "the rotated-out token's stream delivered after the rotation"
+    (missed_b,) = _undelivered(world, "bravo", seen["bravo"].id)
+    (missed_c,) = _undelivered(world, "charlie", seen["charlie"].id)
+    headers = {"Authorization": f"Bearer {world.tokens['bravo']}"}
+    again = httpx.get(world.server.url + "/v1/alerts/stream", headers=headers)
+    assert again.status_code == 401, "the old token opens nothing"
+    # The new token streams on from where the old stream stopped.
+    world.tokens["charlie"] = answer["token"]
+    resumed = world.stream("charlie", last_event_id=seen["charlie"].id)
+    assert resumed.next().id == missed_c
+    assert _undelivered(world, "bravo", seen["bravo"].id) == [missed_b]
+
+
+def test_a_token_revoked_by_another_process_ends_its_open_stream(world: World) -> None:
+    world.server.start()
+    world.submit("bravo", _BRAVO)
+    stream = world.stream("bravo")
+    world.submit("alpha", _alpha(1))
+    seen = stream.next()
+
+    cli("party", "revoke", "bravo", "--db", world.db)  # nothing tells the server
+    assert stream.ended(timeout=5.0) == [], "found by the periodic check against the store"
+    world.submit("alpha", _alpha(2))
+    assert len(_undelivered(world, "bravo", seen.id)) == 1
 
 
 # --- the ledger ------------------------------------------------------------------------------

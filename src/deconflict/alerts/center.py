@@ -36,7 +36,10 @@ __all__ = ["AlertCenter", "Notifier", "alert_json"]
 
 
 class Notifier:
-    """Wakes the stream and webhook loops when a write commits alerts (any thread may notify)."""
+    """Wakes the stream and webhook loops when a write commits alerts or a token changes.
+
+    Any thread may notify.
+    """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -323,12 +326,26 @@ class AlertCenter:
         with self._store.read() as tx:
             return tx.alerts.last_seq(viewer.party)
 
-    def take(self, party: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
-        """The party's alerts after ``after``, recorded as delivered to its stream."""
+    def take(
+        self,
+        party: str,
+        after: int,
+        limit: int = 500,
+        confirm: Callable[[], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The party's alerts after ``after``, recorded as delivered to its stream.
+
+        ``confirm`` runs after the alerts are read and before anything is recorded;
+        it raises to deliver nothing (the token that opened the stream has ended).
+        Since it runs after the read, an alert committed after the token's end is
+        never delivered.
+        """
         with self._store.read() as tx:
             batch = tx.alerts.after(party, after, limit)
         if not batch:
             return []
+        if confirm is not None:
+            confirm()
         with self._ledger.write() as tx:
             self._ledger.log(
                 tx,
