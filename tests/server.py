@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["Server", "Threaded", "cli", "copy_store", "free_port", "new_store"]
+__all__ = ["Server", "Threaded", "cli", "copy_store", "free_port", "free_ports", "new_store"]
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 15.0
@@ -36,6 +36,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """``count`` different loopback ports nobody listens on right now."""
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return tuple(int(sock.getsockname()[1]) for sock in sockets)
 
 
 def new_store(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:

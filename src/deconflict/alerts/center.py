@@ -307,13 +307,24 @@ class AlertCenter:
         ]
 
     def pending_webhooks(self, viewer: Viewer, party: str | None = None) -> list[dict[str, Any]]:
-        """Webhook deliveries not yet accepted by the receiver: who failed to receive what."""
+        """Webhook deliveries not yet accepted by the receiver: who failed to receive what.
+
+        Each is ``queued`` (not tried yet) or ``failed``, whatever the failure: an
+        HTTP error answer, a refused connection and a timeout look alike, so that a
+        party cannot use its webhooks to learn which ports answer. Why an attempt
+        failed is in the server's log.
+        """
         who = self._party(viewer, party)
         with self._store.read() as tx:
             rows = tx.alerts.pending(who)
         return [
-            {"id": seq, "subscription": sub, "attempts": attempts, "last_error": error}
-            for seq, sub, attempts, error in rows
+            {
+                "id": seq,
+                "subscription": sub,
+                "attempts": attempts,
+                "status": "failed" if attempts else "queued",
+            }
+            for seq, sub, attempts, _ in rows
         ]
 
     def start_after(self, viewer: Viewer, last_event_id: str | None) -> int:
@@ -414,13 +425,14 @@ class AlertCenter:
             at = tx.alerts.next_due()
         return None if at is None else max(0.0, (at - self._clock.now()).total_seconds())
 
-    def record(self, outcomes: Sequence[tuple[WebhookDelivery, int | None, str | None]]) -> None:
-        """Record a round of attempts at once: ``(delivery, 2xx status or None, error)``.
+    def record(self, outcomes: Sequence[tuple[WebhookDelivery, int | None]]) -> None:
+        """Record a round of attempts at once: ``(delivery, 2xx status or None)``.
 
         Each accepted delivery is ledgered; each failure waits 1 s, 2 s, 4 s … longer.
+        A failure is stored as just that: why is for the sender's log.
         """
         now = self._clock.now()
-        done = [(d, status) for d, status, _ in outcomes if status is not None]
+        done = [(d, status) for d, status in outcomes if status is not None]
         with self._ledger.write() as tx:
             logged = (
                 self._ledger.log_many(
@@ -444,13 +456,11 @@ class AlertCenter:
             )
             for (d, _), entry in zip(done, logged, strict=True):
                 tx.alerts.delivered(d.alert.seq, d.subscription.id, now, entry.index)
-            for d, status, error in outcomes:
+            for d, status in outcomes:
                 if status is None:
                     attempts = d.attempts + 1
                     later = now + _backoff(attempts, self.settings.webhook_max_backoff_s)
-                    tx.alerts.reschedule(
-                        d.alert.seq, d.subscription.id, later, attempts, (error or "")[:500]
-                    )
+                    tx.alerts.reschedule(d.alert.seq, d.subscription.id, later, attempts, "failed")
 
 
 def _subscription_json(s: SubscriptionRecord) -> dict[str, Any]:
