@@ -92,7 +92,8 @@ def serve_with_webhooks(db: str) -> tuple[_Receiver, subprocess.Popen[bytes], st
     receiver = _Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     port = _free_port()
-    env = os.environ | {"DECONFLICT_WEBHOOK_HOSTS": "127.0.0.1"}
+    allowed = f"127.0.0.1:{receiver.server_address[1]}"  # that port only
+    env = os.environ | {"DECONFLICT_WEBHOOK_HOSTS": allowed}
     server = subprocess.Popen(
         [sys.executable, "-m", "deconflict", "serve", "--db", db, "--port", str(port)],
         stdout=subprocess.DEVNULL,

@@ -2,7 +2,9 @@
 
 The process is ``python -m deconflict …`` run by the interpreter that runs the
 tests, on a free loopback port. Its output goes to a log file, so that a server
-that fails to start says why in the test failure.
+that fails to start says why in the test failure. :class:`Threaded` serves an
+app from a thread of the test process instead, for a test that holds the
+service's clock.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import closing
@@ -19,8 +22,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
-__all__ = ["Server", "cli", "copy_store", "free_port", "new_store"]
+__all__ = ["Server", "Threaded", "cli", "copy_store", "free_port", "free_ports", "new_store"]
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 15.0
@@ -31,6 +36,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """``count`` different loopback ports nobody listens on right now."""
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return tuple(int(sock.getsockname()[1]) for sock in sockets)
 
 
 def new_store(backend: str, folder: Path, request: pytest.FixtureRequest) -> str:
@@ -135,3 +151,39 @@ class Server:
             return
         process.kill()
         process.wait()
+
+
+class Threaded:
+    """An ASGI app served by uvicorn from a thread of the test process, on a loopback port.
+
+    A real HTTP server, so streamed answers arrive as they are written, around a
+    service the test made (with a clock it moves). Use it as a context manager;
+    open streams should be closed before it exits, which waits for them at most
+    a few seconds.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> Threaded:
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the in-process server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(_STOP_TIMEOUT_S)

@@ -13,7 +13,9 @@ webhook backoff is observed without sleeping through it. Webhooks go to a real
 - alert states, acknowledgements by ids and up to an id, who may read whose alerts;
 - subscriptions: list, end, limits, the secret shown once;
 - malformed input is a 4xx naming the field, never a 500;
-- webhook signatures, and retries with doubling backoff.
+- webhook signatures, and retries with doubling backoff;
+- webhooks go only to allowed hosts *and ports*, and a party sees each failed
+  attempt as ``failed`` whatever the cause, so it cannot probe ports with them.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from typing import Any
 import pytest
 
 from apps import App, apps
+from deconflict import errors
 from deconflict.alerts.signing import sign, verify
+from deconflict.config import load_settings
 from deconflict.ledger.note import Verifier
 from deconflict.ledger.verify import audit_store, check_receipt
-from server import free_port
+from server import free_ports
 
 T0 = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
 PARTIES = (
@@ -115,11 +119,11 @@ class Hit:
 class Receiver:
     """A webhook receiver on a loopback port: records each request, answers from a script."""
 
+    port: int
     statuses: list[int] = field(default_factory=list)  # then 204
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._changed = threading.Condition()
         receiver = self
@@ -157,8 +161,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
+def hook_ports() -> tuple[int, ...]:
+    """Loopback ports the worlds' webhooks may call (``127.0.0.1:<port>`` each), for receivers."""
+    return free_ports(3)
+
+
+@pytest.fixture
+def receiver(hook_ports: tuple[int, ...]) -> Iterator[Receiver]:
+    receiver = Receiver(hook_ports[0])
     try:
         yield receiver
     finally:
@@ -194,11 +204,10 @@ class World(App):
 
 
 @pytest.fixture
-def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
+def make_world(tmp_path: Path, hook_ports: tuple[int, ...]) -> Iterator[Callable[..., World]]:
     """Build a world with settings overrides; everything is closed at teardown."""
-    with apps(
-        tmp_path, PARTIES, World, T0, webhook_hosts=("127.0.0.1",), alert_poll_s=_POLL_S
-    ) as make:
+    hosts = tuple(f"127.0.0.1:{port}" for port in hook_ports)
+    with apps(tmp_path, PARTIES, World, T0, webhook_hosts=hosts, alert_poll_s=_POLL_S) as make:
         yield make
 
 
@@ -490,10 +499,11 @@ def test_who_may_read_whose_alerts(world: World) -> None:
 # --- subscriptions ---------------------------------------------------------------------------
 
 
-def test_subscriptions_list_end_and_belong_to_their_party(world: World) -> None:
-    hooked = world.subscribe(
-        "bravo", {"events": ["conflict"], "webhook": {"url": "http://127.0.0.1:9/h"}}
-    )
+def test_subscriptions_list_end_and_belong_to_their_party(
+    world: World, hook_ports: tuple[int, ...]
+) -> None:
+    url = f"http://127.0.0.1:{hook_ports[0]}/h"
+    hooked = world.subscribe("bravo", {"events": ["conflict"], "webhook": {"url": url}})
     world.clock.advance(1)  # listed oldest first
     plain = world.subscribe("bravo", {"kinds": ["protected", "movement"], "area": [1, 2, 3, 4]})
     secret = hooked["secret"]
@@ -502,7 +512,7 @@ def test_subscriptions_list_end_and_belong_to_their_party(world: World) -> None:
     assert plain["events"] == ["notice"]
     assert plain["kinds"] == ["movement", "protected"]
     assert plain["area"] == [1.0, 2.0, 3.0, 4.0]
-    assert hooked["webhook"] == {"url": "http://127.0.0.1:9/h"}
+    assert hooked["webhook"] == {"url": url}
 
     response = world.call("GET", "/v1/subscriptions", "bravo")
     listed = response.json()
@@ -661,6 +671,9 @@ _SUBSCRIPTION_CASES: list[tuple[Any, str]] = [
     ({"webhook": {"url": "http://localhost/x"}}, "webhook.url"),
     ({"webhook": {"url": "http://127.0.0.2/x"}}, "webhook.url"),
     ({"webhook": {"url": "http://127.0.0.1.evil.example/x"}}, "webhook.url"),
+    ({"webhook": {"url": "http://127.0.0.1/x"}}, "webhook.url"),  # only some ports are allowed
+    ({"webhook": {"url": "http://127.0.0.1:1/x"}}, "webhook.url"),
+    ({"webhook": {"url": "http://127.0.0.1:22/x"}}, "webhook.url"),
     ({"webhook": {"url": "http://[::1]/x"}}, "webhook.url"),
     ({"webhook": {"url": "http://127.0.0.1/" + "x" * 2000}}, "webhook.url"),
 ]
@@ -762,7 +775,7 @@ def test_a_webhook_that_cannot_be_called_is_refused_or_shown_failing(world: Worl
     world.submit("alpha", _operation(1000, 1500))
     # The sender tries at once (the clock stands still, so this is its first attempt).
     (row,) = _wait("the failed attempt is recorded", _pending_with(world, "bravo", 1), 3.0)
-    assert row["last_error"]
+    assert row["status"] == "failed"
 
 
 _QUERY_CASES: list[tuple[str, str]] = [
@@ -881,9 +894,9 @@ def _pending_with(world: World, party: str, attempts: int) -> Callable[[], Any]:
 
 
 def test_a_failing_webhook_is_retried_with_doubling_backoff_until_delivered(
-    world: World,
+    world: World, hook_ports: tuple[int, ...]
 ) -> None:
-    receiver = Receiver(statuses=[500, 500])
+    receiver = Receiver(hook_ports[0], statuses=[500, 500])
     try:
         _retried(world, receiver)
     finally:
@@ -902,14 +915,14 @@ def _retried(world: World, receiver: Receiver) -> None:
         "id": alert["id"],
         "subscription": sub["id"],
         "attempts": 1,
-        "last_error": "HTTP 500",
+        "status": "failed",
     }
     assert world.alerts("bravo", "?state=undelivered")[0]["id"] == alert["id"]
 
     world.clock.advance(1)  # the first retry is due after 1 s
     receiver.wait(2)
     (row,) = _wait("the second failure is recorded", _pending_with(world, "bravo", 2))
-    assert row["last_error"] == "HTTP 500"
+    assert row["status"] == "failed"
 
     world.clock.advance(1)  # the second retry waits 2 s: not yet
     time.sleep(4 * _POLL_S)
@@ -943,9 +956,9 @@ def _retried(world: World, receiver: Receiver) -> None:
 
 
 def test_webhooks_go_only_to_subscriptions_that_want_the_event(
-    world: World, receiver: Receiver
+    world: World, receiver: Receiver, hook_ports: tuple[int, ...]
 ) -> None:
-    other = Receiver()
+    other = Receiver(hook_ports[1])
     try:
         world.subscribe("bravo", {"events": ["notice"], "webhook": {"url": other.url}})
         wants = world.subscribe("bravo", {"events": ["conflict"], "webhook": {"url": receiver.url}})
@@ -967,9 +980,9 @@ def test_webhooks_go_only_to_subscriptions_that_want_the_event(
         other.close()
 
 
-def test_ending_a_subscription_stops_its_webhook(world: World) -> None:
-    failing = Receiver(statuses=[500] * 100)
-    sentinel = Receiver()
+def test_ending_a_subscription_stops_its_webhook(world: World, hook_ports: tuple[int, ...]) -> None:
+    failing = Receiver(hook_ports[0], statuses=[500] * 100)
+    sentinel = Receiver(hook_ports[1])
     try:
         world.submit("bravo", _operation(1000, 1500))
         ended = world.subscribe("bravo", {"events": ["conflict"], "webhook": {"url": failing.url}})
@@ -990,3 +1003,93 @@ def test_ending_a_subscription_stops_its_webhook(world: World) -> None:
     finally:
         failing.close()
         sentinel.close()
+
+
+# --- webhooks: destinations and what a party learns of failures --------------------------------
+
+_DESTINATIONS = ("127.0.0.1:8443", "Hooks.Example.org", "[::1]:9000")
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8443/h", True),
+        ("https://127.0.0.1:8443/h", True),
+        ("https://hooks.example.org/h", True),
+        ("http://hooks.example.org/h", True),
+        ("https://hooks.example.org:443/h", True),
+        ("http://HOOKS.example.org:80/h", True),
+        ("http://[::1]:9000/h", True),
+        ("http://127.0.0.1/h", False),
+        ("http://127.0.0.1:8444/h", False),
+        ("http://127.0.0.1:22/h", False),
+        ("https://hooks.example.org:8443/h", False),
+        ("http://hooks.example.org:443/h", False),
+        ("https://hooks.example.org:80/h", False),
+        ("http://[::1]/h", False),
+        ("http://[::1]:8443/h", False),
+        ("http://localhost:8443/h", False),
+        ("http://127.0.0.2:8443/h", False),
+    ],
+)
+def test_a_webhook_may_call_only_an_allowed_host_and_port(
+    make_world: Callable[..., World], url: str, allowed: bool
+) -> None:
+    """An entry with a port allows that port; a host alone, its scheme's default port only."""
+    world = make_world(webhook_hosts=_DESTINATIONS)
+    response = world.call("POST", "/v1/subscriptions", "bravo", json={"webhook": {"url": url}})
+    if allowed:
+        assert response.status_code == 201, response.text
+        return
+    error = _assert_error(response, "webhook.url")
+    assert response.status_code == 422
+    assert "hosts and ports" in error["message"]
+    assert world.ok("GET", "/v1/subscriptions", "bravo") == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "::1", "[::1", "[::1]8443", "[nope]:80",
+     "https://hooks.example.org", "hooks.example.org/path", "user@hooks.example.org", "a b"],
+)  # fmt: skip
+def test_a_malformed_webhook_destination_is_refused_at_start(entry: str) -> None:
+    with pytest.raises(errors.InvalidValue, match="webhook_hosts"):
+        load_settings(None, environ={"DECONFLICT_WEBHOOK_HOSTS": f"127.0.0.1:8443,{entry}"})
+
+
+def test_a_party_cannot_tell_a_closed_port_from_an_http_error_answer(
+    world: World, hook_ports: tuple[int, ...]
+) -> None:
+    """Both allowed; one answers 404 to everything, nothing listens on the other."""
+    answering = Receiver(hook_ports[0], statuses=[404] * 100)
+    try:
+        closed = f"http://127.0.0.1:{hook_ports[1]}/hook"
+        world.submit("bravo", _operation(1000, 1500))
+        subs = [
+            world.subscribe("bravo", {"events": ["conflict"], "webhook": {"url": url}})["id"]
+            for url in (answering.url, closed)
+        ]
+        world.submit("alpha", _operation(1000, 1500))
+        answering.wait(1)
+
+        def both_failed_once() -> list[dict[str, Any]] | None:
+            rows = world.pending("bravo")
+            return rows if len(rows) == 2 and all(r["attempts"] == 1 for r in rows) else None
+
+        rows = _wait("both attempts are recorded", both_failed_once)
+        by_sub = {row.pop("subscription"): row for row in rows}
+        assert (
+            by_sub[subs[0]]
+            == by_sub[subs[1]]
+            == {
+                "id": by_sub[subs[0]]["id"],
+                "attempts": 1,
+                "status": "failed",
+            }
+        )
+        for reader, query in (("bravo", ""), ("adm", "?party=bravo"), ("aud", "?party=bravo")):
+            text = world.call("GET", f"/v1/alerts/webhooks{query}", reader).text
+            for telltale in ("404", "HTTP", "Connect", "refused", "rror"):
+                assert telltale not in text, f"{reader} reads {telltale!r}: {text}"
+    finally:
+        answering.close()

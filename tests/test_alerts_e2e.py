@@ -11,6 +11,8 @@ and a real Server-Sent Events client (``httpx`` streaming, in a thread):
   ``Last-Event-ID`` gets what was committed while nobody listened;
 - a stream resumed with ``Last-Event-ID`` gets exactly the missed events, and a
   fresh stream only new ones;
+- a stream ends with its token: revoked or rotated over the API, or revoked by
+  another process (the CLI), and what is committed after that stays undelivered;
 - deliveries and acknowledgements are ledger entries, and the store still verifies;
 - with no allowed webhook hosts, a webhook subscription is refused.
 
@@ -229,6 +231,30 @@ class Stream:
     def take(self, count: int) -> list[Event]:
         return [self.next() for _ in range(count)]
 
+    def ended(self, timeout: float = _DEADLINE_S) -> list[Event]:
+        """The events left, once the server has ended the stream; fails if it does not."""
+        left: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self._items.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the stream did not end within {timeout:g} s") from None
+            if isinstance(item, Exception):
+                raise AssertionError(f"the stream failed: {item!r}") from item
+            if item is None:
+                return left
+            left.append(item)
+
+    def open_for(self, seconds: float) -> bool:
+        """Whether the stream stays open, with nothing on it, for ``seconds``."""
+        try:
+            item = self._items.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        self._items.put(item)
+        return False
+
     def close(self) -> None:
         """Disconnect, as a client that goes away does."""
         self._closing = True
@@ -342,18 +368,29 @@ def seeded(
 
 
 @pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver, not yet listening."""
+    receiver = Receiver()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture
 def world(
     seeded: tuple[str, dict[str, str]],
+    receiver: Receiver,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> Iterator[World]:
-    """A copy of the seeded store and a server on it that may call webhooks on 127.0.0.1."""
+    """A copy of the seeded store and a server on it whose webhooks may call ``receiver``."""
     template, tokens = seeded
     db = copy_store(template, tmp_path, request)
     # The server process inherits these.
     monkeypatch.delenv("DECONFLICT_CONFIG", raising=False)
-    monkeypatch.setenv("DECONFLICT_WEBHOOK_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("DECONFLICT_WEBHOOK_HOSTS", f"127.0.0.1:{receiver.port}")
     monkeypatch.setenv("DECONFLICT_WEBHOOK_MAX_BACKOFF_S", "1")
     monkeypatch.setenv("DECONFLICT_ALERT_POLL_S", "0.2")
     # These tests follow conflict alerts; alpha's probes of bravo's notice would add
@@ -365,16 +402,6 @@ def world(
     finally:
         world.close_clients()
         world.server.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver, not yet listening."""
-    receiver = Receiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
 
 
 def _now_s() -> float:
@@ -466,7 +493,7 @@ def test_an_undelivered_webhook_survives_kill_9_and_arrives_after_restart(
 
     rows = world.wait_for("both deliveries failed and were retried", retried)
     for row in rows:
-        assert row["last_error"], row
+        assert row["status"] == "failed", row
         assert row["subscription"].startswith("s-")
     undelivered = [a["id"] for a in world.alerts("bravo", "?state=undelivered")]
     assert undelivered == [second["id"]], "the stream delivered the first, nothing the second"
@@ -548,6 +575,55 @@ def test_a_stream_resumed_with_last_event_id_gets_exactly_the_missed_events(
     (newest,) = world.alerts("bravo", f"?after={missed[-1]['id']}")
     assert resumed.next().id == newest["id"]
     assert fresh.next().id == newest["id"]
+
+
+# --- a token's end ends its stream -------------------------------------------------------------
+
+
+def _undelivered(world: World, party: str, after: int) -> list[int]:
+    """The ids of a party's alerts after ``after`` that nothing delivered (read by ops)."""
+    query = f"?party={party}&state=undelivered&after={after}"
+    return [a["id"] for a in world.alerts("ops", query)]
+
+
+def test_a_token_revoked_or_rotated_over_the_api_ends_its_open_stream(world: World) -> None:
+    world.server.start()
+    world.submit("bravo", _BRAVO)
+    world.submit("charlie", _BRAVO)
+    bravo, charlie = world.stream("bravo"), world.stream("charlie")
+    world.submit("alpha", _alpha(1))
+    seen = {"bravo": bravo.next(), "charlie": charlie.next()}
+    assert seen["bravo"].type == "conflict", "the stream works"
+
+    world.ok("ops", "DELETE", "/v1/parties/bravo/token")
+    answer = world.ok("charlie", "POST", "/v1/parties/charlie/token")
+    world.submit("alpha", _alpha(2))
+
+    assert bravo.ended() == [], "the revoked token's stream delivered after the revocation"
+    assert charlie.ended() == [], "the rotated-out token's stream delivered after the rotation"
+    (missed_b,) = _undelivered(world, "bravo", seen["bravo"].id)
+    (missed_c,) = _undelivered(world, "charlie", seen["charlie"].id)
+    headers = {"Authorization": f"Bearer {world.tokens['bravo']}"}
+    again = httpx.get(world.server.url + "/v1/alerts/stream", headers=headers)
+    assert again.status_code == 401, "the old token opens nothing"
+    # The new token streams on from where the old stream stopped.
+    world.tokens["charlie"] = answer["token"]
+    resumed = world.stream("charlie", last_event_id=seen["charlie"].id)
+    assert resumed.next().id == missed_c
+    assert _undelivered(world, "bravo", seen["bravo"].id) == [missed_b]
+
+
+def test_a_token_revoked_by_another_process_ends_its_open_stream(world: World) -> None:
+    world.server.start()
+    world.submit("bravo", _BRAVO)
+    stream = world.stream("bravo")
+    world.submit("alpha", _alpha(1))
+    seen = stream.next()
+
+    cli("party", "revoke", "bravo", "--db", world.db)  # nothing tells the server
+    assert stream.ended(timeout=5.0) == [], "found by the periodic check against the store"
+    world.submit("alpha", _alpha(2))
+    assert len(_undelivered(world, "bravo", seen.id)) == 1
 
 
 # --- the ledger ------------------------------------------------------------------------------
@@ -640,13 +716,13 @@ def test_deliveries_and_acks_are_ledgered_and_the_store_verifies(
 
 
 def test_without_allowed_webhook_hosts_a_webhook_subscription_is_refused(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DECONFLICT_WEBHOOK_HOSTS")
     world.server.start()
     response = world.client("bravo").post(
         "/v1/subscriptions",
-        json={"events": ["conflict"], "webhook": {"url": "http://127.0.0.1:9/hook"}},
+        json={"events": ["conflict"], "webhook": {"url": receiver.url}},
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]

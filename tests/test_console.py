@@ -131,13 +131,18 @@ def console(
     """A fresh tab signed in as ``party``, its map settled and its alert stream open.
 
     ``before`` runs on the page before it loads (to record its traffic). The tab
-    must raise no JavaScript error.
+    must raise no JavaScript error, and nothing in it may violate the page's
+    Content Security Policy.
     """
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         if before is not None:
             before(page)
         page.goto(f"{demo.url}/")
@@ -151,7 +156,7 @@ def console(
         )
         page.evaluate(SETTLE_JS)
         yield page
-        assert not errors, f"JavaScript errors in {party}'s console: {errors}"
+        assert not errors, f"JavaScript errors or CSP violations in {party}'s console: {errors}"
     finally:
         context.close()
 

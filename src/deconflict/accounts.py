@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from deconflict import errors
@@ -82,16 +84,33 @@ def _channel_json(channel: Channel) -> dict[str, Any]:
     return {"id": channel.id, "name": channel.name, "members": sorted(channel.members)}
 
 
+def _nothing() -> None:
+    pass
+
+
 class Accounts:
-    """Use cases on parties and channels. ``viewer=None`` means the local operator (CLI)."""
+    """Use cases on parties and channels. ``viewer=None`` means the local operator (CLI).
+
+    ``token_changed`` is called after each rotation or revocation commits, so that
+    open alert streams of this process ask at once whether their token still holds.
+    """
 
     def __init__(
-        self, store: Store, clock: Clock, ledger: Ledger, lifetime_days: float = 0.0
+        self,
+        store: Store,
+        clock: Clock,
+        ledger: Ledger,
+        lifetime_days: float = 0.0,
+        token_changed: Callable[[], None] = _nothing,
     ) -> None:
         self._store = store
         self._clock = clock
         self._ledger = ledger
         self._lifetime = dt.timedelta(days=lifetime_days) if lifetime_days > 0 else None
+        self._token_changed = token_changed
+        self._changes = itertools.count(1)
+        #: Grows with each token change this process commits (``next`` is atomic in CPython).
+        self.token_changes = 0
 
     def _expiry(self, issued: dt.datetime) -> dt.datetime | None:
         return None if self._lifetime is None else issued + self._lifetime
@@ -184,6 +203,8 @@ class Accounts:
             record = {"by": _by(viewer), "party": party_id, "action": action}
             logged = self._ledger.log(tx, "party.token", record | _expiry_json(expires))
             receipt = self._ledger.receipt(tx, logged)
+        self.token_changes = next(self._changes)
+        self._token_changed()
         return {"id": party_id, "token": action} | _expiry_json(expires) | {"receipt": receipt}
 
     def list_parties(self, viewer: Viewer | None) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deconflict import errors
+from deconflict.alerts.destinations import destinations
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import SeparationPolicy
 from deconflict.geometry import GeometryLimits
@@ -61,7 +62,8 @@ class Settings:
     ledger_origin: str = ""
     #: How often the newest checkpoint is published at ``/ledger/checkpoint``.
     checkpoint_interval_s: float = 1.0
-    #: Hosts webhooks may call; none by default, so the service calls nowhere unasked.
+    #: Where webhooks may call, ``host:port`` (a host alone: its scheme's default port);
+    #: none by default, so the service calls nowhere unasked.
     webhook_hosts: tuple[str, ...] = ()
     #: Days a token works after it is issued (party add, rotation); 0 for no expiry.
     token_lifetime_days: float = 0.0
@@ -217,7 +219,7 @@ def _build(values: dict[str, Any]) -> Settings:
         max_identify_tolerance_m=float(v["max_identify_tolerance_m"]),
         ledger_origin=str(v["ledger_origin"]),
         checkpoint_interval_s=_positive(v["checkpoint_interval_s"], "checkpoint_interval_s"),
-        webhook_hosts=_hosts(v["webhook_hosts"]),
+        webhook_hosts=destinations(v["webhook_hosts"]),
         token_lifetime_days=_lifetime(v["token_lifetime_days"]),
         max_subscriptions=int(v["max_subscriptions"]),
         webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
@@ -243,10 +245,6 @@ def _items(value: Any) -> tuple[str, ...]:
     """A comma-separated string (file, environment) or a list (file, flags)."""
     items = value.split(",") if isinstance(value, str) else list(value)
     return tuple(str(h).strip() for h in items if str(h).strip())
-
-
-def _hosts(value: Any) -> tuple[str, ...]:
-    return tuple(h.lower() for h in _items(value))
 
 
 def _lifetime(value: Any) -> float:

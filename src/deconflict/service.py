@@ -62,9 +62,15 @@ class Service(Queries):
 
     def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         super().__init__(store, clock, settings)
-        self.accounts = Accounts(store, clock, self.ledger, settings.token_lifetime_days)
-        self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
         self.alerts = AlertCenter(store, self.ledger, clock, settings, self._disclose)
+        self.accounts = Accounts(
+            store,
+            clock,
+            self.ledger,
+            settings.token_lifetime_days,
+            token_changed=self.alerts.notifier.notify,
+        )
+        self.acknowledgements = Acknowledgements(store, self.ledger, clock, self._load)
         self.tracks = TrackMonitor(store, self.ledger, clock, settings, self.alerts)
 
     # --- writes -------------------------------------------------------------------------

@@ -36,7 +36,10 @@ __all__ = ["AlertCenter", "Notifier", "alert_json"]
 
 
 class Notifier:
-    """Wakes the stream and webhook loops when a write commits alerts (any thread may notify)."""
+    """Wakes the stream and webhook loops when a write commits alerts or a token changes.
+
+    Any thread may notify.
+    """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -324,13 +327,24 @@ class AlertCenter:
         ]
 
     def pending_webhooks(self, viewer: Viewer, party: str | None = None) -> list[dict[str, Any]]:
-        """Webhook deliveries not yet accepted by the receiver: who failed to receive what."""
+        """Webhook deliveries not yet accepted by the receiver: who failed to receive what.
+
+        Each is ``queued`` (not tried yet) or ``failed``, whatever the failure: an
+        HTTP error answer, a refused connection and a timeout look alike, so that a
+        party cannot use its webhooks to learn which ports answer. Why an attempt
+        failed is in the server's log.
+        """
         who = self._party(viewer, party)
         with self._store.read() as tx:
             rows = tx.alerts.pending(who)
         return [
-            {"id": seq, "subscription": sub, "attempts": attempts, "last_error": error}
-            for seq, sub, attempts, error in rows
+            {
+                "id": seq,
+                "subscription": sub,
+                "attempts": attempts,
+                "status": "failed" if attempts else "queued",
+            }
+            for seq, sub, attempts, _ in rows
         ]
 
     def start_after(self, viewer: Viewer, last_event_id: str | None) -> int:
@@ -343,12 +357,26 @@ class AlertCenter:
         with self._store.read() as tx:
             return tx.alerts.last_seq(viewer.party)
 
-    def take(self, party: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
-        """The party's alerts after ``after``, recorded as delivered to its stream."""
+    def take(
+        self,
+        party: str,
+        after: int,
+        limit: int = 500,
+        confirm: Callable[[], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The party's alerts after ``after``, recorded as delivered to its stream.
+
+        ``confirm`` runs after the alerts are read and before anything is recorded;
+        it raises to deliver nothing (the token that opened the stream has ended).
+        Since it runs after the read, an alert committed after the token's end is
+        never delivered.
+        """
         with self._store.read() as tx:
             batch = tx.alerts.after(party, after, limit)
         if not batch:
             return []
+        if confirm is not None:
+            confirm()
         with self._ledger.write() as tx:
             self._ledger.log(
                 tx,
@@ -417,13 +445,14 @@ class AlertCenter:
             at = tx.alerts.next_due()
         return None if at is None else max(0.0, (at - self._clock.now()).total_seconds())
 
-    def record(self, outcomes: Sequence[tuple[WebhookDelivery, int | None, str | None]]) -> None:
-        """Record a round of attempts at once: ``(delivery, 2xx status or None, error)``.
+    def record(self, outcomes: Sequence[tuple[WebhookDelivery, int | None]]) -> None:
+        """Record a round of attempts at once: ``(delivery, 2xx status or None)``.
 
         Each accepted delivery is ledgered; each failure waits 1 s, 2 s, 4 s … longer.
+        A failure is stored as just that: why is for the sender's log.
         """
         now = self._clock.now()
-        done = [(d, status) for d, status, _ in outcomes if status is not None]
+        done = [(d, status) for d, status in outcomes if status is not None]
         with self._ledger.write() as tx:
             logged = (
                 self._ledger.log_many(
@@ -447,13 +476,11 @@ class AlertCenter:
             )
             for (d, _), entry in zip(done, logged, strict=True):
                 tx.alerts.delivered(d.alert.seq, d.subscription.id, now, entry.index)
-            for d, status, error in outcomes:
+            for d, status in outcomes:
                 if status is None:
                     attempts = d.attempts + 1
                     later = now + _backoff(attempts, self.settings.webhook_max_backoff_s)
-                    tx.alerts.reschedule(
-                        d.alert.seq, d.subscription.id, later, attempts, (error or "")[:500]
-                    )
+                    tx.alerts.reschedule(d.alert.seq, d.subscription.id, later, attempts, "failed")
 
 
 def _subscription_entry(s: SubscriptionRecord) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from deconflict.model import NoticeKind
 from deconflict.store.records import Extent
 from deconflict.volumes import parse_altitude, parse_bbox, parse_time_window
 
+from .destinations import allows
+
 __all__ = ["EVENTS", "Parsed", "allowed_webhook", "matches", "parse_subscription"]
 
 #: ``notice``: a notice the party may see was filed, changed or cancelled.
@@ -48,7 +50,7 @@ def _strings(value: Any, field: str, allowed: Sequence[str]) -> list[str]:
 
 
 def allowed_webhook(url: Any, hosts: Sequence[str]) -> str:
-    """A webhook URL the service may call: http(s), no credentials, an allowed host."""
+    """A webhook URL the service may call: http(s), no credentials, an allowed host and port."""
     field = "webhook.url"
     if not isinstance(url, str) or not url or len(url) > 2000:
         raise errors.WrongType("webhook.url is a URL of at most 2000 characters", field=field)
@@ -61,9 +63,13 @@ def allowed_webhook(url: Any, hosts: Sequence[str]) -> str:
         raise errors.InvalidValue("a webhook is an http or https URL", field=field)
     if parts.username or parts.password:
         raise errors.InvalidValue("a webhook URL carries no credentials", field=field)
-    if parts.hostname not in hosts:
+    if not allows(hosts, url):
         allowed = ", ".join(hosts) if hosts else "none are configured (webhook_hosts)"
-        raise errors.InvalidValue(f"webhooks may only call allowed hosts: {allowed}", field=field)
+        raise errors.InvalidValue(
+            f"webhooks may only call allowed hosts and ports: {allowed} (a host alone "
+            "allows its scheme's default port)",
+            field=field,
+        )
     return url
 
 

@@ -5,7 +5,7 @@ marked delivered (and ledgered) only on a 2xx answer, and otherwise retried
 after 1 s, 2 s, 4 s … up to ``webhook_max_backoff_s``. A crash between sending
 and marking means the receiver may see an event twice: it dedupes by the
 ``Deconflict-Event-Id`` header. Redirects are not followed and proxies from
-the environment are ignored: the service calls only the allowed hosts.
+the environment are ignored: the service calls only the allowed hosts and ports.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import urllib.parse
 
 import httpx
 
 from deconflict.store.records import WebhookDelivery
 
 from .center import AlertCenter, Notifier, alert_json
+from .destinations import allows
 from .signing import EVENT_ID, sign
 
 __all__ = ["WebhookSender"]
@@ -55,12 +55,12 @@ class WebhookSender:
 
     async def _send(
         self, client: httpx.AsyncClient, delivery: WebhookDelivery
-    ) -> tuple[WebhookDelivery, int | None, str | None]:
-        """One attempt: ``(delivery, 2xx status, None)`` or ``(delivery, None, why not)``."""
+    ) -> tuple[WebhookDelivery, int | None]:
+        """One attempt: ``(delivery, 2xx status)``, or ``(delivery, None)`` with why logged."""
         url = delivery.subscription.webhook_url or ""
         secret = delivery.subscription.secret or ""
-        if urllib.parse.urlsplit(url).hostname not in self._settings.webhook_hosts:
-            return delivery, None, "host no longer allowed"
+        if not allows(self._settings.webhook_hosts, url):
+            return self._failed(delivery, "its host and port are no longer allowed")
         body = json.dumps(alert_json(delivery.alert), separators=(",", ":")).encode("utf-8")
         timestamp = int(self._center.now().timestamp())
         headers = {
@@ -71,7 +71,24 @@ class WebhookSender:
         try:
             response = await client.post(url, content=body, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
-            return delivery, None, f"{type(exc).__name__}: {exc}"
+            return self._failed(delivery, f"{type(exc).__name__}: {exc}")
         if 200 <= response.status_code < 300:
-            return delivery, response.status_code, None
-        return delivery, None, f"HTTP {response.status_code}"
+            return delivery, response.status_code
+        return self._failed(delivery, f"HTTP {response.status_code}")
+
+    @staticmethod
+    def _failed(delivery: WebhookDelivery, why: str) -> tuple[WebhookDelivery, None]:
+        """A failed attempt, with why in the log only.
+
+        The party sees ``failed`` for every failure alike, so that its webhooks cannot
+        tell an open port from a closed one.
+        """
+        log.warning(
+            "webhook attempt %d of alert %d to subscription %s (%s) failed: %s",
+            delivery.attempts + 1,
+            delivery.alert.seq,
+            delivery.subscription.id,
+            delivery.subscription.webhook_url,
+            why,
+        )
+        return delivery, None

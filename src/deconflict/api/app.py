@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deconflict import __version__, errors
 from deconflict.alerts.webhooks import WebhookSender
 from deconflict.api import routes_accounts, routes_alerts, routes_ledger, routes_notices, schemas
+from deconflict.api.headers import PAGE_POLICY, SecurityHeaders, page_policy
 from deconflict.api.rendering import error_response
 from deconflict.console import mount_console
 from deconflict.dss import routes as routes_dss
@@ -128,6 +129,34 @@ async def _publish_checkpoints(service: Service) -> None:
             log.exception("publishing a checkpoint failed")
 
 
+class _App(FastAPI):
+    """FastAPI, with the security headers outside even the handler of unexpected errors.
+
+    Starlette puts its ``ServerErrorMiddleware`` (which renders a 500) outside every
+    added middleware; wrapping the whole stack gives a 500 the headers too.
+    """
+
+    def __init__(self, *, pages: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pages = pages
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.pages)
+
+
+def _docs_page() -> bytes:
+    """Interactive docs from the installed swagger-ui-bundle package: no CDN, works offline."""
+    page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="deconflict API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the web
+    )
+    return bytes(page.body)
+
+
 def create_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,7 +174,9 @@ def create_app(service: Service) -> FastAPI:
                 with suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    docs_page = _docs_page()
+    app = _App(
+        pages={"/": PAGE_POLICY, "/docs": page_policy(docs_page.decode("utf-8"))},
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -192,19 +223,11 @@ def create_app(service: Service) -> FastAPI:
         log.exception("unexpected error", exc_info=exc)
         return error_response(error)
 
-    # Interactive docs from the installed swagger-ui-bundle package: no CDN, works offline.
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), "docs")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="deconflict API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the web
-        )
+        return HTMLResponse(docs_page)
 
     @app.get("/healthz", tags=["service"], summary="Liveness and store check")
     def healthz() -> dict[str, str]:

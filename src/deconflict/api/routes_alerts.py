@@ -11,9 +11,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from deconflict import errors
 from deconflict.alerts.center import Notifier
 from deconflict.api import schemas
-from deconflict.api.auth import Listener, service_of
+from deconflict.api.auth import Listener, Watched, service_of
 from deconflict.api.rendering import read_json
 
 __all__ = ["router"]
@@ -97,16 +98,21 @@ async def acknowledge(request: Request, caller: Listener) -> dict[str, Any]:
 @router.get(
     "/alerts/stream",
     summary="Live alerts as Server-Sent Events; resume with Last-Event-ID",
+    description=(
+        "The stream ends when the token that opened it ends: revoked, rotated out or "
+        "expired. Nothing committed after that is delivered on it."
+    ),
     response_class=StreamingResponse,
     responses=schemas.raw_response("text/event-stream", "an event stream", 401, 422),
 )
 async def stream(
     request: Request,
-    caller: Listener,
+    watch: Watched,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     center = service_of(request).alerts
-    start = await run_in_threadpool(center.start_after, caller, last_event_id)
+    party = watch.viewer.party
+    start = await run_in_threadpool(center.start_after, watch.viewer, last_event_id)
     poll = center.settings.alert_poll_s
 
     async def events() -> AsyncIterator[str]:
@@ -114,7 +120,12 @@ async def stream(
         yield "retry: 1000\n\n"
         while True:
             woken = center.notifier.current()
-            batch = await asyncio.to_thread(center.take, caller.party, last)
+            try:
+                if watch.due():
+                    await asyncio.to_thread(watch.confirm)
+                batch = await asyncio.to_thread(center.take, party, last, 500, watch.confirm)
+            except errors.Unauthenticated:
+                return  # the token ended: so does the stream; a reconnection gets 401
             for alert in batch:
                 data = json.dumps(alert, separators=(",", ":"))
                 yield f"id: {alert['id']}\nevent: {alert['type']}\ndata: {data}\n\n"

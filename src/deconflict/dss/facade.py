@@ -8,6 +8,7 @@ references, keys, listings) is in :mod:`deconflict.dss.references`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from deconflict import errors
@@ -49,7 +50,10 @@ class Facade:
     # --- reading ------------------------------------------------------------------------
 
     def listener(self, authorization: str) -> Viewer:
-        """A USS as a ``/v1`` alert listener: its party, once it has written here."""
+        """A USS as a ``/v1`` alert listener: its party, once it has written here.
+
+        The viewer's token expires at the access token's ``exp``.
+        """
         client = self.tokens.verify(authorization)
         client.require((SC,), (CMSA,), (CM,), (CP,))
         with self.service.store.read() as tx:
@@ -58,7 +62,7 @@ class Facade:
                     f"{client.sub!r} has written nothing through /dss/v1 yet; its alerts "
                     "begin with its first write"
                 )
-            return self.refs.viewer(tx, client)
+            return replace(self.refs.viewer(tx, client), token_expires_at=client.expires_at)
 
     def query(self, client: Client, kind: str, body: Any) -> dict[str, Any]:
         """``POST …/query``: the references of ``kind`` ("oir" or "constraint") in an area."""

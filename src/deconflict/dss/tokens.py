@@ -9,6 +9,7 @@ Anything else is 401; a valid token without the scope an endpoint needs is 403.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -50,6 +51,8 @@ class Client:
     party: str
     scopes: frozenset[str]
     issuer: str = ""
+    #: The token's ``exp``: what it opened (an alert stream) ends then.
+    expires_at: dt.datetime | None = None
 
     def require(self, *alternatives: Sequence[str]) -> None:
         """Pass if the token holds every scope of at least one alternative, else 403."""
@@ -193,4 +196,5 @@ class TokenVerifier:
         issuer = claims.get("iss")
         if not isinstance(issuer, str):
             raise errors.Unauthenticated("the access token's iss is not a string")
-        return Client(sub, party_of(sub), frozenset(scope.split()), issuer)
+        expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+        return Client(sub, party_of(sub), frozenset(scope.split()), issuer, expires)
