@@ -539,7 +539,7 @@ def test_subscriptions_list_end_and_belong_to_their_party(
 def ledgered_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """A world on a SQLite file, or on a fresh PostgreSQL database."""
     store = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
-    with apps(tmp_path, PARTIES, World, T0, store=store, webhook_hosts=("127.0.0.1",)) as make:
+    with apps(tmp_path, PARTIES, World, T0, store=store, webhook_hosts=("127.0.0.1:9",)) as make:
         yield make()
 
 
