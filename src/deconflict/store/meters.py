@@ -47,8 +47,16 @@ class Showings:
     def first(
         self, recipient: str, notice_id: str, version: int, digest: str, at: float, since: float
     ) -> bool:
-        """Note a showing; whether it is the first of that view since ``since``."""
+        """Note a showing; whether it is the first of that view since ``since``.
+
+        Older showings of the same notice to the same party are dropped on the way,
+        so the table holds about a day of each pair's views.
+        """
         p = self._p
+        self._c.execute(
+            f"DELETE FROM shown WHERE recipient = {p} AND notice_id = {p} AND at < {p}",
+            (recipient, notice_id, since),
+        )
         cursor = self._c.execute(
             "INSERT INTO shown (recipient, notice_id, notice_version, digest, at)"
             f" VALUES ({p}, {p}, {p}, {p}, {p})"
