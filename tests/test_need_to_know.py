@@ -10,6 +10,7 @@ owner or an admin hears of it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +29,13 @@ from deconflict.store import open_store
 
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-PARTIES = (("south", "member"), ("north", "member"), ("relief", "member"), ("chief", "admin"))
+PARTIES = (
+    ("south", "member"),
+    ("north", "member"),
+    ("relief", "member"),
+    ("chief", "admin"),
+    ("audit", "auditor"),
+)
 #: The hidden operation: odd edges, so that rounding shows.
 HIDDEN_CENTRE = (36.2, 34.1)
 HIDDEN_RADIUS_M = 15_000.0
@@ -414,3 +421,32 @@ def test_many_small_filings_over_a_hidden_notice_alert_its_owner(
         app.ok("DELETE", f"/v1/notices/{notice['id']}", "north", params={"version": 1})
     (note,) = app.alerts("south", "probes")
     assert note["recipient"] == "north" and note["notice"]["id"] == hidden["id"]
+
+
+def test_auditors_and_admins_read_the_ledger_and_incidents_without_content(
+    member: Callable[..., Member],
+) -> None:
+    """The roles that see every record see what was notified and shown, never the plan."""
+    app = member()
+    filed = app.ok("POST", "/v1/notices", "south", 201, json=HIDDEN)
+    app.submit("north", SWEEP)
+    index = filed["receipt"]["index"]
+    question = {
+        "at": _at(HIDDEN_START + dt.timedelta(minutes=30)),
+        "lon": HIDDEN_CENTRE[0],
+        "lat": HIDDEN_CENTRE[1],
+        "radius_km": 20,
+        "window_min": 30,
+    }
+    for reader in ("audit", "chief"):
+        entry = app.ok("GET", f"/v1/ledger/entries/{index}", reader)
+        assert entry["redacted"] is True and "salt" not in entry
+        report = app.ok("GET", "/v1/incident", reader, params=question)
+        for shown in (entry, report):
+            text = json.dumps(shown)
+            assert "SAF-101" not in text and "radius_m" not in text, reader
+            assert str(HIDDEN_RADIUS_M) not in text and "6980" not in text, reader
+        assert filed["notice"]["id"] in json.dumps(report)  # that it was notified is no secret
+    # The owner still reads its own record whole.
+    own = app.ok("GET", f"/v1/ledger/entries/{index}", "south")
+    assert own["record"]["doc"]["aircraft"] == ["SAF-101"]
