@@ -124,6 +124,9 @@ def world(tmp_path: Path, authority: Authority) -> Iterator[World]:
         token_lifetime_days=1,
         dss_public_keys=(str(authority.rsa_pem),),
         dss_audiences=("localhost",),
+        # These tests follow conflict alerts; alpha's repeated filings over bravo's
+        # notice would add disclosure alerts (tests/test_need_to_know.py covers those).
+        disclosure_share_alert=100.0,
     )
     clock = FixedClock(T0 - dt.timedelta(hours=1))
     service = Service(open_store(db), clock, settings)

@@ -268,14 +268,16 @@ class Audit:
             self.leak(where, f"overlap with {other.id} draws more than its cells")
         if overlap.get("distance_m", 0) % 1000:
             self.leak(where, f"overlap with {other.id} shows distance {overlap['distance_m']}")
-        # Each cell meets the overlap, which lies within my own volumes.
+        # Each cell meets the overlap, which lies within my own volumes, or the margin
+        # of 250 m about it that rounding adds (0.005° here is about 500 m).
         west, south = min(e.box[0] for e in extents), min(e.box[1] for e in extents)
         east, north = max(e.box[2] for e in extents), max(e.box[3] for e in extents)
         outside = []
+        pad = 0.005
         for cell in cells:
             lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
-            apart_east_west = min(lons) > east + 1e-3 or max(lons) < west - 1e-3
-            if apart_east_west or min(lats) > north + 1e-3 or max(lats) < south - 1e-3:
+            apart_east_west = min(lons) > east + pad or max(lons) < west - pad
+            if apart_east_west or min(lats) > north + pad or max(lats) < south - pad:
                 outside.append(cell)
         if outside:
             self.leak(where, f"overlap with {other.id} reaches outside {name}: {outside[:2]}")

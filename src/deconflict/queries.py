@@ -436,6 +436,7 @@ class Queries(NoticeViews):
                     recipient = viewer.party
         with self.store.read() as tx:
             rows = tx.disclosures.query(recipient, notice_id, max(1, min(limit, 10_000)))
+        show_view = viewer.role is not Role.AUDITOR
         return [
             {
                 "at": format_instant(d.at),
@@ -447,7 +448,8 @@ class Queries(NoticeViews):
                 "level": d.level,
                 "ledger_index": d.ledger_idx,
             }
-            # What was shown is content: only its recipient and the notice's owner read it.
-            | ({"view": d.view} if viewer.party in (d.recipient, d.owner) else {})
+            # What was shown is content: only its recipient and the notice's owner read
+            # it, and an auditor reads none.
+            | ({"view": d.view} if show_view and viewer.party in (d.recipient, d.owner) else {})
             for d in rows
         ]
