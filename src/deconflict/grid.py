@@ -26,7 +26,6 @@ incident report and the ledger's commitments.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,8 +33,10 @@ from typing import Any
 
 import h3
 import numpy as np
+import shapely
 
-from .sphere import EARTH_RADIUS_M, Vectors, angle, lonlat_to_unit, slerp, unit_to_lonlat
+from .geometry import from_plane
+from .sphere import EARTH_RADIUS_M, Vectors, angle, gnomonic, lonlat_to_unit, unit_to_lonlat
 
 __all__ = [
     "DisclosureGrid",
@@ -50,7 +51,6 @@ __all__ = [
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MARGIN_M = 250.0
-_AZIMUTHS = np.radians(np.arange(0.0, 360.0, 45.0))
 #: Densify edges to this step, so a chord and the great-circle arc it stands for
 #: differ by far less than a millimetre, whichever plane H3 tests them in.
 _STEP_M = 1_000.0
@@ -102,30 +102,25 @@ def round_distance(distance_m: float, step_m: float) -> float:
     return math.floor(distance_m / step_m) * step_m
 
 
-def _densified(ring: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
-    """A ring's vertices plus points along each great-circle edge, as ``(lat, lon)``."""
+def _densified(ring: Sequence[Sequence[float]]) -> Vectors:
+    """A ring's vertices plus points along each great-circle edge, as unit vectors."""
     coords = np.asarray(ring, dtype=np.float64)[:, :2]
     units = lonlat_to_unit(coords[:, 0], coords[:, 1])
-    points = []
-    for a, b in itertools.pairwise(units):
-        steps = max(1, math.ceil(float(angle(a, b)) * EARTH_RADIUS_M / _STEP_M))
-        points.append(slerp(a, b, np.arange(steps) / steps))
-    lon, lat = unit_to_lonlat(np.concatenate(points))
-    return list(zip(lat.tolist(), lon.tolist(), strict=True))
-
-
-def _ring_around(units: Vectors, distance: float) -> list[Vectors]:
-    """For each point, the points ``distance`` radians away in each of eight directions."""
-    east = np.stack([-units[:, 1], units[:, 0], np.zeros(len(units))], axis=1)
-    norm = np.linalg.norm(east, axis=1)
-    east[norm < 1e-12] = (0.0, 1.0, 0.0)  # at a pole any east will do
-    east /= np.linalg.norm(east, axis=1)[:, None]
-    north = np.cross(units, east)
-    return [
-        math.cos(distance) * units
-        + math.sin(distance) * (math.sin(az) * east + math.cos(az) * north)
-        for az in _AZIMUTHS.tolist()
-    ]
+    a, b = units[:-1], units[1:]
+    omega = angle(a, b)
+    steps = np.maximum(1, np.ceil(omega * EARTH_RADIUS_M / _STEP_M)).astype(np.int64)
+    edge = np.repeat(np.arange(len(a)), steps)
+    first = np.cumsum(steps) - steps
+    t = ((np.arange(int(steps.sum())) - first[edge]) / steps[edge])[:, None]
+    w = omega[edge][:, None]
+    sin_w = np.sin(w)
+    apart = sin_w > 1e-12
+    safe = np.where(apart, sin_w, 1.0)
+    from_a = np.where(apart, np.sin((1.0 - t) * w) / safe, 1.0 - t)
+    to_b = np.where(apart, np.sin(t * w) / safe, t)
+    points: Vectors = from_a * a[edge] + to_b * b[edge]
+    unit: Vectors = points / np.linalg.norm(points, axis=1)[:, None]
+    return unit
 
 
 def _polygons(geojson: dict[str, Any]) -> Iterable[list[list[list[float]]]]:
@@ -138,10 +133,11 @@ def _polygons(geojson: dict[str, Any]) -> Iterable[list[list[list[float]]]]:
 def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
     """H3 cells that together cover a GeoJSON Polygon or MultiPolygon, and a margin.
 
-    Every cell H3 finds overlapping the densified polygon, and every cell that
-    holds a point within the margin of its densified boundary: the union covers
-    the polygon even where the drawn overlap was cut in a plane that stretches
-    it slightly (the margin is 250 m, or 2 % of the polygon's size if larger).
+    The polygon is grown by a margin (250 m, or 2 % of its size if larger) in a
+    gnomonic plane about it, where its great-circle edges are straight, and
+    every cell H3 finds overlapping the grown polygon is taken, with the cells
+    of its boundary points: the union covers the polygon even where the drawn
+    overlap was cut in a plane that stretches it slightly.
 
     >>> square = {"type": "Polygon", "coordinates": [[[36, 34], [36.1, 34], [36.1, 34.1],
     ...     [36, 34.1], [36, 34]]]}
@@ -152,18 +148,30 @@ def cells_covering(geojson: dict[str, Any], resolution: int) -> set[str]:
     cells: set[str] = set()
     for rings in _polygons(geojson):
         dense = [_densified(ring) for ring in rings]
-        shape = h3.LatLngPoly(dense[0], *dense[1:])
-        cells.update(h3.h3shape_to_cells_experimental(shape, resolution, "overlap"))
-        points = np.asarray([p for ring in dense for p in ring])
-        units = lonlat_to_unit(points[:, 1], points[:, 0])
+        units = np.concatenate(dense)
         centre = units.mean(axis=0)
         centre /= np.linalg.norm(centre)
         size = float(np.max(angle(units, centre)))
-        margin = max(_MARGIN_M / EARTH_RADIUS_M, 0.02 * size)
-        lon, lat = unit_to_lonlat(np.concatenate([units, *_ring_around(units, margin)]))
+        # Plane distances overstate true ones away from the centre by up to 1/cos²;
+        # a buffer's polygon lies inside its circle by up to cos(π/16).
+        margin = max(_MARGIN_M / EARTH_RADIUS_M, 0.02 * size) / math.cos(size) ** 2
+        margin /= math.cos(math.pi / 16)
+        planar = [np.column_stack(gnomonic(ring, centre)) for ring in dense]
+        grown = shapely.buffer(shapely.Polygon(planar[0], planar[1:]), margin, quad_segs=4)
+        for part in getattr(grown, "geoms", [grown]):
+            outline = [np.asarray(part.exterior.coords)]
+            outline += [np.asarray(hole.coords) for hole in part.interiors]
+            shape = h3.LatLngPoly(*(_latlng(from_plane(xy, centre)) for xy in outline))
+            cells.update(h3.h3shape_to_cells_experimental(shape, resolution, "overlap"))
+        lon, lat = unit_to_lonlat(units)
         pairs = zip(lat.tolist(), lon.tolist(), strict=True)
         cells.update(h3.latlng_to_cell(y, x, resolution) for y, x in pairs)
     return cells
+
+
+def _latlng(units: Vectors) -> list[tuple[float, float]]:
+    lon, lat = unit_to_lonlat(units)
+    return list(zip(lat.tolist(), lon.tolist(), strict=True))
 
 
 def cell_around(lon: float, lat: float, resolution: int) -> tuple[float, float, float]:
