@@ -1,9 +1,10 @@
 """RFC 9162 Merkle hashing and proofs: published vectors, edge cases, properties.
 
 The vectors come from transparency-dev/merkle, the CT C++ implementation and
-RFC 6962 §2.1.3 (``../shared/data/tlog-vectors.json``). The property tests draw
-prefixes of one 10,000-leaf tree, and compare roots, subtrees, proofs and
-appended nodes with an oracle written here straight from the RFC definitions.
+RFC 6962 §2.1.3; they are kept in ``tests/data/tlog-vectors.json``, which names
+each source. The property tests draw prefixes of one 10,000-leaf tree, and
+compare roots, subtrees, proofs and appended nodes with an oracle written here
+straight from the RFC definitions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from deconflict.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "tlog-vectors.json"
+VECTORS_PATH = Path(__file__).resolve().parent / "data" / "tlog-vectors.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 KATS: dict[str, Any] = VECTORS["hashing"]["kats"]
 TREE8: dict[str, Any] = VECTORS["tree8"]

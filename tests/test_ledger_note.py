@@ -2,7 +2,8 @@
 
 The signed-note vectors are the C2SP spec's example and golang.org/x/mod/sumdb/note's
 PeterNeumann key; the signed checkpoint and tlog-proof were derived with the same
-(deterministic) Ed25519 seed and cross-checked with the Go implementation.
+(deterministic) Ed25519 seed and cross-checked with the Go implementation. They are
+kept in ``tests/data/tlog-vectors.json``, which names each source.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from deconflict.ledger.note import (
     verify_cosignature,
 )
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "tlog-vectors.json"
+VECTORS_PATH = Path(__file__).resolve().parent / "data" / "tlog-vectors.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 NOTES: list[dict[str, Any]] = VECTORS["signed_notes"]
 DERIVED: dict[str, Any] = VECTORS["derived_signed_checkpoint"]
