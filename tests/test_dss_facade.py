@@ -1,9 +1,9 @@
 """The ASTM F3548-21 facade, end to end: a real server, real JWTs, the standard's contract.
 
-Every answer is checked against ``../shared/specs/astm-f3548-21-utm.yaml``
-(:mod:`tests.f3548`): its status must be documented for the operation and its
-body must match the documented schema. Each test works in its own place, so the
-tests share one server per backend.
+Every answer is checked against the standard's operations and data types as
+``uas-standards`` carries them (:mod:`tests.f3548`): its status must be
+documented for the operation and its body must match the documented schema.
+Each test works in its own place, so the tests share one server per backend.
 """
 
 from __future__ import annotations

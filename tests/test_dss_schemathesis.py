@@ -2,10 +2,11 @@
 
 A real ``deconflict serve`` (on SQLite, then on PostgreSQL) with a test
 authority's key; every generated call carries a token holding every scope, so
-it passes authentication and reaches the facade. Generation is driven by
-``../shared/specs/astm-f3548-21-utm.yaml`` (the USS-to-USS ``/uss/v1``
-operations are for USSs to serve, not the DSS), in valid and invalid modes,
-with a few known ids mixed in. Each answer must:
+it passes authentication and reaches the facade. Generation is driven by the
+OpenAPI 3.0 document :func:`f3548.openapi` rebuilds from ``uas-standards``'
+operations and data types (the USS-to-USS ``/uss/v1`` operations are for USSs
+to serve, not the DSS), in valid and invalid modes, with a few known ids mixed
+in. Each answer must:
 
 - not be a 5xx;
 - have a status the standard documents for the operation;
@@ -31,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from f3548 import SPEC, Authority
+from f3548 import Authority, openapi
 from generated import Tally, run_generated
 from server import Server, free_port, new_store
 from test_dss_facade import intent, volume
@@ -138,7 +139,7 @@ def _run(served: Served, operation: Any, mode: GenerationMode, tally: Tally) -> 
 
 
 def test_every_dss_operation_answers_as_the_standard_documents(served: Served) -> None:
-    schema = schemathesis.openapi.from_path(SPEC)
+    schema = schemathesis.openapi.from_dict(openapi())
     operations = [
         op for op in (r.ok() for r in schema.get_all_operations()) if op.path.startswith("/dss/")
     ]
