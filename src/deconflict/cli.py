@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import socket
 import sys
 import tempfile
 import uuid
@@ -171,9 +172,27 @@ def _channel_join(args: argparse.Namespace) -> int:
     return 0
 
 
+def _free(host: str, port: int) -> None:
+    """Refuse a port another process holds, before anything is made or printed."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise errors.InvalidValue(f"cannot resolve {host!r}: {exc}", field="--host") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise errors.InvalidValue(
+                f"{host}:{port} is in use ({exc.strerror}); choose another with --port",
+                field="--port",
+            ) from None
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deconflict.demo import TestAuthority, incident_command, load_scenario, seed
 
+    _free(args.host, args.port)
     folder = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="deconflict-demo-"))
     db = args.db or str(folder / "demo.db")
     if Path(db).exists():
