@@ -1218,3 +1218,54 @@ def test_random_bodies_never_cause_a_5xx(fuzz_world: World, body: Any) -> None:
         if response.status_code >= 400 and response.status_code != 409:
             # A strict write refused for missing awareness records what it showed (409).
             assert fuzz_world.state() == before, f"{url} {raw!r} changed the state"
+
+
+# --- text that is not Unicode -----------------------------------------------------------------
+
+_LONE = "\ud800"
+SURROGATE_CASES = {
+    "category": ("POST", "/v1/notices", OPERATION | {"category": _LONE}, "category"),
+    "aircraft": ("POST", "/v1/notices", OPERATION | {"aircraft": ["A", _LONE]}, "aircraft[1]"),
+    "contact": ("POST", "/v1/notices", OPERATION | {"contact": _LONE}, "contact"),
+    "audience": (
+        "POST",
+        "/v1/notices",
+        OPERATION | {"audience": {"parties": [_LONE]}},
+        "audience.parties[0]",
+    ),
+    "a key": ("POST", "/v1/notices", OPERATION | {_LONE: 1}, "body"),
+    "ack key": ("POST", "/v1/alerts/ack", {"up_to": 1, _LONE: 1}, "body"),
+    "track aircraft": (
+        "POST",
+        "/v1/tracks",
+        {
+            "reports": [
+                {
+                    "aircraft": _LONE,
+                    "time": "2026-05-01T00:00:00Z",
+                    "lon": 36.0,
+                    "lat": 33.0,
+                    "altitude": {"value": 500, "reference": "W84"},
+                }
+            ]
+        },
+        "reports[0].aircraft",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"), SURROGATE_CASES.values(), ids=SURROGATE_CASES.keys()
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field(
+    world: World, method: str, url: str, body: dict[str, Any], field: str
+) -> None:
+    # json.dumps escapes the surrogate as \\ud800, as a client's encoder would.
+    raw = json.dumps(body).encode("ascii")
+    headers = {"Content-Type": "application/json"}
+    expect_error(world, method, url, "a", 400, "bad_request", field, content=raw, headers=headers)
+    update = json.dumps(UPDATE | {"aircraft": [_LONE]}).encode("ascii")
+    expect_error(
+        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 400, "bad_request", "aircraft[0]",
+        content=update, headers=headers,
+    )  # fmt: skip

@@ -41,6 +41,38 @@ async def read_json(request: Request) -> Any:
     if not raw:
         raise errors.BadRequest("a JSON body is required", field="body")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         raise errors.BadRequest(f"the body is not valid JSON: {exc}", field="body") from None
+    if b"\\ud" in raw.lower():  # only an escape can carry a lone surrogate
+        where = _lone_surrogate(value, "")
+        if where is not None:
+            raise errors.BadRequest(
+                "a string holds a lone UTF-16 surrogate, which is no Unicode text",
+                field=where or "body",
+            )
+    return value
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) that is not valid Unicode, or ``None``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if _lone_surrogate(key, path) is not None:
+                return path or "body"
+            found = _lone_surrogate(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
