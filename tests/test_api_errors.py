@@ -1269,3 +1269,29 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(
         world, "PUT", f"/v1/notices/{world.notice_id}", "a", 400, "bad_request", "aircraft[0]",
         content=update, headers=headers,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (OPERATION | {"aircrafts": ["X"]}, "aircrafts"),
+        (OPERATION | {"audience": {"party": ["b"]}}, "audience.party"),
+        (
+            OPERATION | {"volumes": [OPERATION["volumes"][0] | {"altitdue": {}}]},
+            "volumes[0].altitdue",
+        ),
+    ],
+    ids=["aircrafts", "audience.party", "volume"],
+)
+def test_a_misspelt_field_is_refused_not_dropped(
+    world: World, body: dict[str, Any], field: str
+) -> None:
+    answer = expect_error(world, "POST", "/v1/notices", "a", 422, "invalid_value", field, json=body)
+    assert "unknown field" in answer["message"]
+    expect_error(world, "POST", "/v1/check", "a", 422, "invalid_value", field, json=body)
+    update = UPDATE | {k: v for k, v in body.items() if k not in OPERATION or k == "volumes"}
+    update |= {"audience": body["audience"]} if "audience" in body else {}
+    expect_error(
+        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 422, "invalid_value", field,
+        json=update,
+    )  # fmt: skip

@@ -34,7 +34,13 @@ from deconflict.model import (
     NoticeState,
     Role,
 )
-from deconflict.notices import Awareness, notice_to_doc, parse_awareness, parse_notice
+from deconflict.notices import (
+    Awareness,
+    check_fields,
+    notice_to_doc,
+    parse_awareness,
+    parse_notice,
+)
 from deconflict.queries import Queries
 from deconflict.store import ConflictRecord, NoticeRecord, Store
 from deconflict.store.protocols import Transaction
@@ -270,6 +276,7 @@ class Service(Queries):
     ) -> tuple[int, dict[str, Any]]:
         """File a new notice; the answer lists every conflict it has."""
         self._require_writer(viewer)
+        check_fields(body)
         notice = parse_notice(
             body,
             notice_id="n-" + secrets.token_hex(8),
@@ -314,6 +321,7 @@ class Service(Queries):
         self._require_writer(viewer)
         if not isinstance(body, dict):
             raise errors.WrongType("the body must be a JSON object", field="body")
+        check_fields(body)
         awareness = parse_awareness(body)
 
         def work(tx: Transaction) -> Outcome:
