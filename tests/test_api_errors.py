@@ -1257,16 +1257,16 @@ SURROGATE_CASES = {
 @pytest.mark.parametrize(
     ("method", "url", "body", "field"), SURROGATE_CASES.values(), ids=SURROGATE_CASES.keys()
 )
-def test_a_lone_surrogate_is_a_400_naming_the_field(
+def test_a_lone_surrogate_is_a_422_naming_the_field(
     world: World, method: str, url: str, body: dict[str, Any], field: str
 ) -> None:
     # json.dumps escapes the surrogate as \\ud800, as a client's encoder would.
     raw = json.dumps(body).encode("ascii")
     headers = {"Content-Type": "application/json"}
-    expect_error(world, method, url, "a", 400, "bad_request", field, content=raw, headers=headers)
+    expect_error(world, method, url, "a", 422, "not_unicode", field, content=raw, headers=headers)
     update = json.dumps(UPDATE | {"aircraft": [_LONE]}).encode("ascii")
     expect_error(
-        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 400, "bad_request", "aircraft[0]",
+        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 422, "not_unicode", "aircraft[0]",
         content=update, headers=headers,
     )  # fmt: skip
 
@@ -1286,12 +1286,12 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(
 def test_a_misspelt_field_is_refused_not_dropped(
     world: World, body: dict[str, Any], field: str
 ) -> None:
-    answer = expect_error(world, "POST", "/v1/notices", "a", 422, "invalid_value", field, json=body)
+    answer = expect_error(world, "POST", "/v1/notices", "a", 422, "unknown_field", field, json=body)
     assert "unknown field" in answer["message"]
-    expect_error(world, "POST", "/v1/check", "a", 422, "invalid_value", field, json=body)
+    expect_error(world, "POST", "/v1/check", "a", 422, "unknown_field", field, json=body)
     update = UPDATE | {k: v for k, v in body.items() if k not in OPERATION or k == "volumes"}
     update |= {"audience": body["audience"]} if "audience" in body else {}
     expect_error(
-        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 422, "invalid_value", field,
+        world, "PUT", f"/v1/notices/{world.notice_id}", "a", 422, "unknown_field", field,
         json=update,
     )  # fmt: skip

@@ -348,3 +348,30 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     error = _error(result.stdout)
     assert error["code"] == "bad_request"
     assert error["field"] == "FILE"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``deconflict check FILE --json | head`` ends without a traceback."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [36 + 0.001 * i, 34]},
+            "properties": {
+                "notice_id": f"n{i}",
+                "party": f"p{i % 5}",
+                "kind": "operation",
+                "radius_m": 5000,
+                "altitude": {"lower": 0, "upper": 1000, "reference": "W84", "units": "m"},
+                "time": {"start": "2026-06-01T00:00:00Z", "end": "2026-06-01T02:00:00Z"},
+            },
+        }
+        for i in range(300)
+    ]
+    path = tmp_path / "many.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    done = subprocess.run(
+        f"{sys.executable} -m deconflict check {path} --json | head -c 50",
+        shell=True, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.stdout.startswith("{")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

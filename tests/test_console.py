@@ -845,17 +845,28 @@ def test_the_party_sees_its_own_aircraft_and_no_one_elses(browser: Browser, scra
         assert "NAF-9" not in held
 
 
-def test_the_demo_on_a_busy_port_stops_before_it_makes_anything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_a_busy_port_stops_demo_and_serve_before_they_make_anything(
+    tmp_path: Path, command: str
+) -> None:
     """No tokens printed for a server that will not start: a clear error naming --port."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "deconflict", "demo", "--port", str(port), "--db",
+            [sys.executable, "-m", "deconflict", command, "--port", str(port), "--db",
              str(tmp_path / "demo.db")],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "--port" in done.stdout + done.stderr and "in use" in done.stdout + done.stderr
     assert "Bearer" not in done.stdout and not (tmp_path / "demo.db").exists()
+
+
+def test_the_command_tells_its_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "deconflict", "--version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and re.fullmatch(r"deconflict \d+\.\d+\.\d+\n", done.stdout)

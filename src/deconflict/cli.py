@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import socket
 import sys
@@ -14,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from deconflict import errors
+from deconflict import __version__, errors
 from deconflict.clock import SystemClock
 from deconflict.config import Settings, load_settings
 from deconflict.conflicts import SeparationPolicy, detect_all
@@ -113,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
         dss_audiences=args.dss_audience,
     )
     tls = _tls(args)
+    _free(settings.host, settings.port)
     service = _service(settings)
     scheme = "https" if tls else "http"
     where = f"{scheme}://{settings.host}:{settings.port}"
@@ -498,6 +501,7 @@ def parser() -> argparse.ArgumentParser:
         prog="deconflict",
         description="Multi-party deconfliction: notices, exact 4D conflicts, need-to-know.",
     )
+    root.add_argument("--version", action="version", version=f"deconflict {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="find conflicts in an interchange file, offline")
@@ -704,6 +708,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `deconflict check … | head`: the reader left, nothing to say
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (no flush error at exit)
+        return 0
     return code
 
 

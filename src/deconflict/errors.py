@@ -11,7 +11,8 @@ the exit status the CLI ends with, so one handler renders them everywhere::
     │   │   SelfIntersection, TooManyVertices, AreaTooLarge, LongitudeSpanTooLarge,
     │   │   ContainsPole, RadiusNotPositive, UnknownAltitudeReference,
     │   │   AltitudeInverted, TimeInverted, WaypointTimesNotIncreasing,
-    │   │   UnsupportedGeometry, MissingField, WrongType, InvalidValue
+    │   │   UnsupportedGeometry, MissingField, WrongType, InvalidValue,
+    │   │   UnknownField, NotUnicode
     ├── Unauthenticated            401
     ├── Forbidden                  403
     ├── NotFound                   404
@@ -46,6 +47,7 @@ __all__ = [
     "MissingField",
     "NotFinite",
     "NotFound",
+    "NotUnicode",
     "PayloadTooLarge",
     "PreconditionFailed",
     "RadiusNotPositive",
@@ -60,6 +62,7 @@ __all__ = [
     "TooManyVertices",
     "Unauthenticated",
     "UnknownAltitudeReference",
+    "UnknownField",
     "UnsupportedGeometry",
     "VerificationFailed",
     "WaypointTimesNotIncreasing",
@@ -120,6 +123,18 @@ class WrongType(InvalidInput):
 
 class InvalidValue(InvalidInput):
     code = "invalid_value"
+
+
+class UnknownField(InvalidInput):
+    """A field the API does not know: a misspelt one must not pass unnoticed."""
+
+    code = "unknown_field"
+
+
+class NotUnicode(InvalidInput):
+    """A string holding a lone UTF-16 surrogate, which is no Unicode text."""
+
+    code = "not_unicode"
 
 
 class UnsupportedGeometry(InvalidInput):

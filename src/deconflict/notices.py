@@ -144,7 +144,7 @@ def check_fields(body: Any) -> None:
     for value, known, prefix in places:
         for key in value:
             if key not in known:
-                raise errors.InvalidValue(
+                raise errors.UnknownField(
                     f"unknown field {key!r}; known fields are {', '.join(sorted(known))}",
                     field=f"{prefix}{key}",
                 )

@@ -47,7 +47,7 @@ async def read_json(request: Request) -> Any:
     if b"\\ud" in raw.lower():  # only an escape can carry a lone surrogate
         where = _lone_surrogate(value, "")
         if where is not None:
-            raise errors.BadRequest(
+            raise errors.NotUnicode(
                 "a string holds a lone UTF-16 surrogate, which is no Unicode text",
                 field=where or "body",
             )
