@@ -451,3 +451,19 @@ def test_auditors_and_admins_read_the_ledger_and_incidents_without_content(
     # The owner still reads its own record whole.
     own = app.ok("GET", f"/v1/ledger/entries/{index}", "south")
     assert own["record"]["doc"]["aircraft"] == ["SAF-101"]
+
+
+def test_a_notice_known_through_a_conflict_may_be_acknowledged_as_it_may_be_read(
+    member: Callable[..., Member],
+) -> None:
+    app = member()
+    hidden = app.submit("south", HIDDEN)
+    app.submit("north", SWEEP)
+    url = f"/v1/notices/{hidden['id']}"
+    assert app.call("GET", url, "north").status_code == 200  # the minimal view
+    acked = app.call("POST", f"{url}/ack", "north", json={"version": 1})
+    assert acked.status_code in (200, 201), acked.text
+    # A party with no conflict with it learns nothing: the same 404 as an unknown id.
+    for target in (url, "/v1/notices/n-0000000000000000"):
+        refused = app.call("POST", f"{target}/ack", "relief", json={"version": 1})
+        assert refused.status_code == 404 and app.call("GET", target, "relief").status_code == 404

@@ -167,7 +167,7 @@ class Acknowledgements:
         ]
 
     def ack(self, viewer: Viewer, notice_id: str, body: Any) -> dict[str, Any]:
-        """Acknowledge receipt of a notice version the caller is in the audience of."""
+        """Acknowledge receipt of a notice version the caller may read."""
         if not isinstance(body, dict):
             raise errors.WrongType("the body must be a JSON object", field="body")
         version = body.get("version")
@@ -177,7 +177,16 @@ class Acknowledgements:
             raise errors.WrongType("version is an integer", field="version")
         with self._ledger.write() as tx:
             record = tx.notices.get(notice_id)
-            if record is None or not sees_in_full(viewer, self._load(record)):
+            # Whoever may read the notice may acknowledge it: its audience, and the
+            # parties shown it through a conflict with their own notices.
+            known = record is not None and (
+                sees_in_full(viewer, self._load(record))
+                or any(
+                    viewer.party in (c.a_party, c.b_party)
+                    for c in tx.conflicts.involving(notice_id, status=None)
+                )
+            )
+            if record is None or not known:
                 raise errors.NotFound(f"no notice {notice_id!r}")
             if record.party == viewer.party:
                 raise errors.InvalidValue("an owner does not acknowledge its own notice")
