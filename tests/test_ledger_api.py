@@ -640,10 +640,15 @@ def test_an_audience_party_acknowledges_a_notice_version(world: World) -> None:
         "alpha",
         json=_operation(36.0, audience={"parties": ["bravo"]}) | {"version": 1},
     )
-    assert [(a["party"], a["version"]) for a in updated["notice"]["acks"]] == [("bravo", 1)]
+    acked = [(a["party"], a["version"]) for a in updated["notice"]["acks"]]
+    assert acked == [("bravo", 1), ("charlie", 1)]
     world.ok("POST", url, "bravo", 201, json={"version": 2})
     acks = world.ok("GET", f"/v1/notices/{notice['id']}", "alpha")["acks"]
-    assert [(a["party"], a["version"]) for a in acks] == [("bravo", 1), ("bravo", 2)]
+    assert [(a["party"], a["version"]) for a in acks] == [
+        ("bravo", 1),
+        ("charlie", 1),
+        ("bravo", 2),
+    ]
 
 
 # --- admin actions --------------------------------------------------------------------------
