@@ -40,6 +40,7 @@ __all__ = [
     "identify_view",
     "minimal_view",
     "rounded_overlap",
+    "rounded_window",
     "sees_in_full",
     "sees_logged",
     "view_for",
@@ -127,6 +128,18 @@ def minimal_view(notice: Notice, overlap: dict[str, Any] | None) -> dict[str, An
     return view
 
 
+def rounded_window(
+    conflict: Conflict, grid: DisclosureGrid
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """The span of a conflict's overlaps, widened to the grid's whole time slots."""
+    ends = [o.time[1] for o in conflict.overlaps]
+    return round_window(
+        min(o.time[0] for o in conflict.overlaps),
+        None if None in ends else max(e for e in ends if e is not None),
+        grid.slot_s,
+    )
+
+
 def rounded_overlap(conflict: Conflict, grid: DisclosureGrid) -> tuple[dict[str, Any], float]:
     """The overlap as another party is shown it, and its exposure in km² × hours.
 
@@ -148,12 +161,7 @@ def rounded_overlap(conflict: Conflict, grid: DisclosureGrid) -> tuple[dict[str,
         None if max(highs) == math.inf else max(highs),
         grid.layer_m,
     )
-    ends = [o.time[1] for o in overlaps]
-    start, end = round_window(
-        min(o.time[0] for o in overlaps),
-        None if None in ends else max(e for e in ends if e is not None),
-        grid.slot_s,
-    )
+    start, end = rounded_window(conflict, grid)
     hours = 24.0 if end is None else (end - start).total_seconds() / 3600.0
     area = cells_area_km2(cells)
     view = {

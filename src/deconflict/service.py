@@ -24,9 +24,9 @@ from deconflict.config import Settings
 from deconflict.disclosure import (
     Viewer,
     full_view,
+    rounded_window,
     sees_in_full,
 )
-from deconflict.grid import round_window
 from deconflict.ledger.entries import notice_entry
 from deconflict.model import (
     Conflict,
@@ -219,15 +219,7 @@ class Service(Queries):
                 if n.party != viewer.party
             ],
         )
-        grid = self.settings.grid
-        windows = {}
-        for c in unproven:
-            ends = [o.time[1] for o in c.overlaps]
-            windows[c.b] = round_window(
-                min(o.time[0] for o in c.overlaps),
-                None if None in ends else max(e for e in ends if e is not None),
-                grid.slot_s,
-            )
+        windows = {c.b: rounded_window(c, self.settings.grid) for c in unproven}
         error = errors.AwarenessMissing(
             f"{len(missing)} conflicting notice(s) missing from aware_of", field="aware_of"
         )
