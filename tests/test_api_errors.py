@@ -184,7 +184,7 @@ class World:
 
 
 @contextmanager
-def _world(path: Path, **overrides: Any) -> Iterator[World]:
+def _world(path: Path | str, **overrides: Any) -> Iterator[World]:
     db = str(path)
     service = Service(open_store(db), FixedClock(NOW), Settings(db=db, **overrides))
     tokens = {}

@@ -764,6 +764,31 @@ def test_bad_input_is_400_naming_the_field(facade: Facade) -> None:
     assert alpha.call("POST", f"{OIR}/query", {}).json()["field"] == "area_of_interest"
 
 
+def test_text_that_is_not_text_is_400_naming_the_field(facade: Facade) -> None:
+    """Surrogates and control characters anywhere in a body, path or query: 400, nothing made."""
+    alpha = facade.uss("alpha")
+    body = intent([volume(29.5, 50.0)])
+    headers = {"Authorization": f"Bearer {alpha.token}", "Content-Type": "application/json"}
+    for bad in ("\ud800", "A\x00B", "\x1b[0m"):
+        for changed, field in [
+            (body | {"uss_base_url": bad}, "uss_base_url"),
+            (body | {"key": [bad]}, "key[0]"),
+            (body | {bad: 1}, "body"),
+        ]:
+            entity = new_id()
+            raw = json.dumps(changed, ensure_ascii=True).encode("ascii")
+            answer = httpx.put(
+                f"{facade.server.url}/dss/v1{OIR}/{entity}", content=raw, headers=headers
+            )
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["field"] == field and "message" in answer.json(), answer.text
+            assert alpha.call("GET", f"{OIR}/{entity}").status_code == 404
+    for path in (f"{OIR}/{new_id()}%00", f"{OIR}/%FF", f"{CR}/{new_id()}%0A"):
+        answer = httpx.get(f"{facade.server.url}/dss/v1{path}", headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == "path" and "message" in answer.json(), answer.text
+
+
 def test_too_large_an_area_is_413(facade: Facade) -> None:
     alpha = facade.uss("alpha")
     huge = volume(31.0, 50.0, radius_m=400_000)  # about 500,000 km², over the 250,000 limit

@@ -12,7 +12,7 @@ the exit status the CLI ends with, so one handler renders them everywhere::
     │   │   ContainsPole, RadiusNotPositive, UnknownAltitudeReference,
     │   │   AltitudeInverted, TimeInverted, WaypointTimesNotIncreasing,
     │   │   UnsupportedGeometry, MissingField, WrongType, InvalidValue,
-    │   │   UnknownField, NotUnicode
+    │   │   UnknownField, NotUnicode, ControlCharacter
     ├── Unauthenticated            401
     ├── Forbidden                  403
     ├── NotFound                   404
@@ -38,6 +38,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "ContainsPole",
+    "ControlCharacter",
     "DeconflictError",
     "Forbidden",
     "InvalidInput",
@@ -135,6 +136,12 @@ class NotUnicode(InvalidInput):
     """A string holding a lone UTF-16 surrogate, which is no Unicode text."""
 
     code = "not_unicode"
+
+
+class ControlCharacter(InvalidInput):
+    """A string holding a control character other than tab, line feed or carriage return."""
+
+    code = "control_character"
 
 
 class UnsupportedGeometry(InvalidInput):

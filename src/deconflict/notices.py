@@ -34,7 +34,6 @@ from .volumes import parse_altitude, parse_route, parse_volume, require
 __all__ = [
     "Awareness",
     "altitude_to_json",
-    "check_fields",
     "notice_to_doc",
     "parse_awareness",
     "parse_notice",
@@ -113,41 +112,6 @@ def _route(value: Any, limits: GeometryLimits) -> Route:
         if exc.field and not exc.field.startswith("route"):
             exc.at("route")
         raise
-
-
-#: What a notice's body may hold, as a client sends it.
-_BODY_KEYS = frozenset(
-    {"kind", "volumes", "route", "audience", "category", "state", "priority", "aircraft"}
-    | {"contact", "disclose_contact", "aware_of", "strict", "version"}
-)
-_AUDIENCE_KEYS = frozenset({"parties", "channels"})
-_VOLUME_KEYS = frozenset({"footprint", "altitude", "time"})
-
-
-def check_fields(body: Any) -> None:
-    """Refuse a field the API does not know: a misspelt one must not pass unnoticed.
-
-    ``{"aircrafts": [...]}`` would otherwise be dropped and the notice filed
-    without its aircraft.
-    """
-    if not isinstance(body, dict):
-        return
-    places: list[tuple[Any, frozenset[str], str]] = [(body, _BODY_KEYS, "")]
-    if isinstance(body.get("audience"), dict):
-        places.append((body["audience"], _AUDIENCE_KEYS, "audience."))
-    if isinstance(body.get("volumes"), list):
-        places += [
-            (v, _VOLUME_KEYS, f"volumes[{i}].")
-            for i, v in enumerate(body["volumes"])
-            if isinstance(v, dict)
-        ]
-    for value, known, prefix in places:
-        for key in value:
-            if key not in known:
-                raise errors.UnknownField(
-                    f"unknown field {key!r}; known fields are {', '.join(sorted(known))}",
-                    field=f"{prefix}{key}",
-                )
 
 
 def parse_notice(

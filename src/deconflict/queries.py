@@ -38,7 +38,7 @@ from deconflict.model import (
     TimeWindow,
     Volume,
 )
-from deconflict.notices import check_fields, parse_notice
+from deconflict.notices import parse_notice
 from deconflict.store import Extent
 from deconflict.store.protocols import Transaction
 from deconflict.tracks import TrackMonitor
@@ -194,7 +194,6 @@ class Queries(NoticeViews):
         Another party's notice is shown as existence only (id, kind, owner); each
         check draws on the same ration as refused writes.
         """
-        check_fields(body)
         notice = parse_notice(
             body, notice_id="what-if", party=viewer.party, version=0, limits=self.settings.limits
         )

@@ -36,7 +36,6 @@ from deconflict.model import (
 )
 from deconflict.notices import (
     Awareness,
-    check_fields,
     notice_to_doc,
     parse_awareness,
     parse_notice,
@@ -268,7 +267,6 @@ class Service(Queries):
     ) -> tuple[int, dict[str, Any]]:
         """File a new notice; the answer lists every conflict it has."""
         self._require_writer(viewer)
-        check_fields(body)
         notice = parse_notice(
             body,
             notice_id="n-" + secrets.token_hex(8),
@@ -313,7 +311,6 @@ class Service(Queries):
         self._require_writer(viewer)
         if not isinstance(body, dict):
             raise errors.WrongType("the body must be a JSON object", field="body")
-        check_fields(body)
         awareness = parse_awareness(body)
 
         def work(tx: Transaction) -> Outcome:

@@ -394,9 +394,6 @@ class AlertCenter:
         """Acknowledge alerts by id (``ids``) or everything up to an id (``up_to``)."""
         if not isinstance(body, dict):
             raise errors.WrongType("the body must be a JSON object", field="body")
-        for key in body:
-            if key not in ("ids", "up_to"):
-                raise errors.InvalidValue(f"unknown field {key!r}", field=str(key))
         ids, up_to = body.get("ids"), body.get("up_to")
         if (ids is None) == (up_to is None):
             raise errors.InvalidValue("give either ids or up_to", field="ids")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
@@ -24,7 +25,7 @@ from deconflict import __version__, errors
 from deconflict.alerts.webhooks import WebhookSender
 from deconflict.api import routes_accounts, routes_alerts, routes_ledger, routes_notices, schemas
 from deconflict.api.headers import PAGE_POLICY, SecurityHeaders, page_policy
-from deconflict.api.rendering import error_response
+from deconflict.api.rendering import check_text, error_response
 from deconflict.console import mount_console
 from deconflict.dss import routes as routes_dss
 from deconflict.dss.facade import Facade
@@ -75,6 +76,46 @@ class _BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class _PlainText:
+    """Refuses a path or query that is not plain text (422), before any route runs.
+
+    A NUL in ``/v1/notices/%00`` would otherwise reach the store, which PostgreSQL
+    cannot hold in text; ``%ED%A0%80`` would be read as U+FFFD and looked up as such.
+    Bodies are checked as they are read (``read_json``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                _check_url(scope)
+            except errors.InvalidInput as exc:
+                facade = scope["path"].startswith("/dss/")
+                answer = routes_dss.render(exc) if facade else error_response(exc)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _check_url(scope: Scope) -> None:
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
+    try:
+        unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.NotUnicode("the path's escapes are not UTF-8 text", field="path") from None
+    query = scope.get("query_string", b"").decode("latin-1")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise errors.NotUnicode("the query's escapes are not UTF-8 text", field="query") from None
+    check_text(scope["path"], "path", lines=False)
+    for name, value in pairs:
+        check_text(name, "query", lines=False)
+        check_text(value, name, lines=False)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -259,4 +300,5 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(routes_dss.router)
     mount_console(app)
     app.add_middleware(_BodyLimit, limit=service.settings.max_body_bytes)
+    app.add_middleware(_PlainText)
     return app

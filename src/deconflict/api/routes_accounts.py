@@ -46,7 +46,7 @@ async def me(caller: Caller) -> dict[str, Any]:
     responses=schemas.json_response(201, "the party and its token", schemas.OBJECT, 403, 409),
 )
 async def add_party(request: Request, caller: Caller) -> JSONResponse:
-    body = _object(await read_json(request))
+    body = _object(await read_json(request, schemas.PARTY_BODY))
     accounts = service_of(request).accounts
     party, token = await run_in_threadpool(
         accounts.add_party,
@@ -99,7 +99,7 @@ async def list_parties(request: Request, caller: Caller) -> list[dict[str, Any]]
     responses=schemas.json_response(201, "the channel", schemas.OBJECT, 403, 409),
 )
 async def add_channel(request: Request, caller: Caller) -> JSONResponse:
-    body = _object(await read_json(request))
+    body = _object(await read_json(request, schemas.CHANNEL_BODY))
     channel = await run_in_threadpool(
         service_of(request).accounts.add_channel,
         caller,
@@ -126,7 +126,7 @@ async def list_channels(request: Request, caller: Caller) -> list[dict[str, Any]
     responses=schemas.json_response(200, "the channel", schemas.OBJECT, 403, 404),
 )
 async def join(request: Request, caller: Caller, channel_id: str) -> dict[str, Any]:
-    body = _object(await read_json(request))
+    body = _object(await read_json(request, schemas.MEMBER_BODY))
     return await run_in_threadpool(
         service_of(request).accounts.change_membership, caller, channel_id, body.get("party"), True
     )

@@ -33,7 +33,7 @@ _KEEPALIVE_S = 15.0
     responses=schemas.json_response(201, "the subscription", schemas.OBJECT),
 )
 async def subscribe(request: Request, caller: Listener) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.SUBSCRIPTION_BODY)
     return await run_in_threadpool(service_of(request).alerts.subscribe, caller, body)
 
 
@@ -91,7 +91,7 @@ async def pending_webhooks(
     responses=schemas.json_response(200, "what was acknowledged, and its receipt", schemas.OBJECT),
 )
 async def acknowledge(request: Request, caller: Listener) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.ALERT_ACK_BODY)
     return await run_in_threadpool(service_of(request).alerts.acknowledge, caller, body)
 
 

@@ -189,7 +189,7 @@ async def entry(request: Request, caller: Caller, index: int) -> dict[str, Any]:
     responses=schemas.json_response(201, "the key and its receipt", schemas.OBJECT, 409),
 )
 async def register_key(request: Request, caller: Caller) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.KEY_BODY)
     return await run_in_threadpool(service_of(request).acknowledgements.register_key, caller, body)
 
 
@@ -201,7 +201,7 @@ async def register_key(request: Request, caller: Caller) -> dict[str, Any]:
     responses=schemas.json_response(201, "the logged cosignature", schemas.OBJECT, 409),
 )
 async def cosign(request: Request, caller: Caller) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.COSIGN_BODY)
     return await run_in_threadpool(service_of(request).acknowledgements.cosign, caller, body)
 
 
@@ -230,7 +230,7 @@ async def cosignatures(
     responses=schemas.json_response(201, "the logged acknowledgement", schemas.OBJECT, 404, 409),
 )
 async def ack(request: Request, caller: Caller, notice_id: str) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.ACK_BODY)
     return await run_in_threadpool(
         service_of(request).acknowledgements.ack, caller, notice_id, body
     )

@@ -16,7 +16,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["notices"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, pattern="^[\x20-\x7e]+$"),
+]
 
 
 @router.post(
@@ -29,7 +32,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     ),
 )
 async def submit(request: Request, caller: Caller, key: IdempotencyKey = None) -> JSONResponse:
-    body = await read_json(request)
+    body = await read_json(request, schemas.NOTICE_BODY)
     status, answer = await run_in_threadpool(service_of(request).submit, caller, body, key)
     return JSONResponse(answer, status_code=status)
 
@@ -70,7 +73,7 @@ async def get_notice(request: Request, caller: Caller, notice_id: str) -> dict[s
 async def update(
     request: Request, caller: Caller, notice_id: str, key: IdempotencyKey = None
 ) -> JSONResponse:
-    body = await read_json(request)
+    body = await read_json(request, schemas.UPDATE_BODY)
     status, answer = await run_in_threadpool(
         service_of(request).update, caller, notice_id, body, key
     )
@@ -123,7 +126,7 @@ async def conflicts(
     responses=schemas.json_response(200, "would-be conflicts", schemas.OBJECT),
 )
 async def check(request: Request, caller: Caller) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.NOTICE_BODY)
     return await run_in_threadpool(service_of(request).check, caller, body)
 
 
@@ -185,7 +188,7 @@ async def disclosures(
     ),
 )
 async def tracks(request: Request, caller: Caller) -> dict[str, Any]:
-    body = await read_json(request)
+    body = await read_json(request, schemas.TRACKS_BODY)
     return await run_in_threadpool(service_of(request).tracks.ingest, caller, body)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["COMPONENTS", "body", "json_response", "raw_response"]
+from deconflict import errors
+
+__all__ = ["COMPONENTS", "body", "json_response", "raw_response", "refuse_unknown"]
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -302,6 +304,67 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "Error": ERROR,
 }
 _NAMES = {id(schema): name for name, schema in COMPONENTS.items()}
+#: Shapes clients send; answers (errors, receipts) may grow fields.
+_REQUESTS = [schema for name, schema in COMPONENTS.items() if name not in ("Error", "Receipt")]
+
+
+def _close(schema: dict[str, Any]) -> None:
+    """Declare, in the published document too, that an object takes no other fields."""
+    if "properties" in schema:
+        schema["additionalProperties"] = False
+        for inner in schema["properties"].values():
+            _close(inner)
+    for key in ("items", "oneOf"):
+        inner = schema.get(key)
+        for part in inner if isinstance(inner, list) else [inner] if inner else []:
+            _close(part)
+
+
+for _schema in _REQUESTS:
+    _close(_schema)
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    return COMPONENTS[ref.rsplit("/", 1)[1]] if ref else schema
+
+
+def _option(value: Any, options: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``oneOf`` option an object is meant as: the one whose ``type`` it names."""
+    if not isinstance(value, dict):
+        return None
+    for option in map(_resolve, options):
+        if value.get("type") in option.get("properties", {}).get("type", {}).get("enum", ()):
+            return option
+    return None
+
+
+def refuse_unknown(value: Any, schema: dict[str, Any], path: str = "") -> None:
+    """Refuse the first field of ``value`` that ``schema`` does not declare (422 ``unknown_field``).
+
+    Only shapes are walked here; types and values are the core parsers' to check.
+    """
+    schema = _resolve(schema)
+    if "oneOf" in schema:
+        chosen = _option(value, schema["oneOf"])
+        if chosen is not None:
+            refuse_unknown(value, chosen, path)
+        return
+    if isinstance(value, dict) and "properties" in schema:
+        known = schema["properties"]
+        prefix = f"{path}." if path else ""
+        for key in value:
+            if key not in known and schema.get("additionalProperties") is False:
+                raise errors.UnknownField(
+                    f"unknown field {key!r}; known fields are {', '.join(sorted(known))}",
+                    field=f"{prefix}{key}",
+                )
+        for key, item in value.items():
+            if key in known:
+                refuse_unknown(item, known[key], f"{prefix}{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            refuse_unknown(item, schema["items"], f"{path}[{i}]")
 
 
 def _named(schema: dict[str, Any]) -> dict[str, Any]:
