@@ -17,6 +17,7 @@ After each end, an alert committed for the party is still there, undelivered.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ T0 = SystemClock().now().replace(microsecond=0)
 POLL_S = 0.05
 #: Long enough for an idle stream to have noticed what it would notice, in real time.
 QUIET_S = 20 * POLL_S
+#: Live streams a party may hold at once in these tests.
+STREAMS = 3
 
 
 def _at(hours: float) -> str:
@@ -127,6 +130,7 @@ def world(tmp_path: Path, authority: Authority) -> Iterator[World]:
         # These tests follow conflict alerts; alpha's repeated filings over bravo's
         # notice would add disclosure alerts (tests/test_need_to_know.py covers those).
         disclosure_share_alert=100.0,
+        max_streams_per_party=STREAMS,
     )
     clock = FixedClock(T0 - dt.timedelta(hours=1))
     service = Service(open_store(db), clock, settings)
@@ -239,3 +243,63 @@ def test_a_uss_tokens_stream_ends_at_its_exp(world: World, authority: Authority)
     assert stream.ended() == []
     world.submit("alpha", _operation(0, 100, lon=20.001))
     assert len(world.undelivered("uss-drone-uss")) == 1
+
+
+# --- how many streams, and what they ledger ----------------------------------------------------
+
+
+def _open(world: World, party: str) -> httpx.Response:
+    """Ask for one more stream and read only its head: 200 or the refusal."""
+    headers = {"Authorization": f"Bearer {world.tokens[party]}"}
+    with httpx.stream("GET", world.server.url + "/v1/alerts/stream", headers=headers) as answer:
+        if answer.status_code != 200:
+            answer.read()
+        return answer
+
+
+def test_a_party_past_its_stream_limit_gets_429_until_one_closes(world: World) -> None:
+    held = [world.stream(world.tokens["bravo"]) for _ in range(STREAMS)]
+    refused = _open(world, "bravo")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert f"{STREAMS} alert streams" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert world.service.alerts.streams.held("bravo") == STREAMS
+    world.stream(world.tokens["alpha"])  # another party's streams are its own
+    held[0].close()
+    deadline = time.monotonic() + 10
+    while world.service.alerts.streams.held("bravo") == STREAMS:
+        assert time.monotonic() < deadline, "a closed stream did not give its slot back"
+        time.sleep(0.02)
+    world.stream(world.tokens["bravo"])
+    assert _open(world, "bravo").status_code == 429
+
+
+def _deliveries(world: World, party: str) -> list[dict[str, Any]]:
+    """The stream deliveries the ledger holds for ``party``, read as that party reads them."""
+    size = world.call(party, "GET", "/v1/ledger/proof/inclusion?index=0")["size"]
+    found = []
+    for index in range(size):
+        headers = {"Authorization": f"Bearer {world.tokens[party]}"}
+        answer = httpx.get(f"{world.server.url}/v1/ledger/entries/{index}", headers=headers)
+        assert answer.status_code in (200, 404), answer.text
+        record = answer.json().get("record", {}) if answer.status_code == 200 else {}
+        if record.get("type") == "delivery" and record.get("channel") == "stream":
+            found.append(record)
+    return found
+
+
+def test_an_alert_carried_by_every_stream_is_ledgered_as_delivered_once(world: World) -> None:
+    world.submit("bravo", BRAVO)
+    streams = [world.stream(world.tokens["bravo"]) for _ in range(STREAMS - 1)]
+    for band in (1, 2):
+        world.submit("alpha", _alpha(band))
+    carried = [[s.next().id, s.next().id] for s in streams]
+    assert carried[0] == carried[1], "each stream carries every alert"
+    # A reconnection replaying from the start carries them again, and logs nothing new.
+    replay = Stream(world.server.url, world.tokens["bravo"], last_event_id=0)
+    world.streams.append(replay)
+    assert [replay.next().id, replay.next().id] == carried[0]
+    logged = [a["id"] for record in _deliveries(world, "bravo") for a in record["alerts"]]
+    assert sorted(logged) == sorted(carried[0]), "each alert once, whatever streams carried it"
+    assert world.undelivered("bravo") == []

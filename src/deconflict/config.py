@@ -75,6 +75,8 @@ class Settings:
     webhook_timeout_s: float = 5.0
     #: How often streams and webhooks look for alerts other processes wrote.
     alert_poll_s: float = 1.0
+    #: Live alert streams a party may hold open at once on each API process.
+    max_streams_per_party: int = 8
     #: Position reports per ``POST /v1/tracks``.
     max_track_batch: int = 50_000
     #: How long position reports are kept.
@@ -137,6 +139,7 @@ def _flat(settings: Settings) -> dict[str, Any]:
         "webhook_max_backoff_s": settings.webhook_max_backoff_s,
         "webhook_timeout_s": settings.webhook_timeout_s,
         "alert_poll_s": settings.alert_poll_s,
+        "max_streams_per_party": settings.max_streams_per_party,
         "max_track_batch": settings.max_track_batch,
         "track_retention_hours": settings.track_retention_hours,
         "lookahead_s": settings.lookahead_s,
@@ -225,6 +228,7 @@ def _build(values: dict[str, Any]) -> Settings:
         webhook_max_backoff_s=_positive(v["webhook_max_backoff_s"], "webhook_max_backoff_s"),
         webhook_timeout_s=_positive(v["webhook_timeout_s"], "webhook_timeout_s"),
         alert_poll_s=_positive(v["alert_poll_s"], "alert_poll_s"),
+        max_streams_per_party=_at_least_one(v["max_streams_per_party"], "max_streams_per_party"),
         max_track_batch=int(v["max_track_batch"]),
         track_retention_hours=_positive(v["track_retention_hours"], "track_retention_hours"),
         lookahead_s=_positive(v["lookahead_s"], "lookahead_s"),

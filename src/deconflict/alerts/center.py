@@ -11,10 +11,12 @@ deliveries (to a stream or a webhook) and acknowledgements are ledger entries.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -70,6 +72,43 @@ class Notifier:
             await asyncio.wait_for(event.wait(), timeout)
 
 
+class StreamSlots:
+    """The live streams each party holds open in this process, up to a limit.
+
+    Each stream costs a connection and a poll loop; past the limit a party gets 429
+    until one of its streams closes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._open: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def take(self, party: str) -> None:
+        with self._lock:
+            if self._open[party] >= self._limit:
+                raise errors.RateLimited(
+                    f"{self._limit} alert streams are open for this party already; close one "
+                    "(one stream carries every alert of the party)",
+                    retry_after=_STREAM_RETRY_S,
+                )
+            self._open[party] += 1
+
+    def give_back(self, party: str) -> None:
+        with self._lock:
+            self._open[party] -= 1
+            if self._open[party] <= 0:
+                del self._open[party]
+
+    def held(self, party: str) -> int:
+        with self._lock:
+            return self._open[party]
+
+
+#: What a party refused a stream is told to wait.
+_STREAM_RETRY_S = 5.0
+
+
 def alert_json(alert: AlertRecord) -> dict[str, Any]:
     """An alert as a party sees it: event id, type, time and what happened."""
     return {"id": alert.seq, "type": alert.type, "at": format_instant(alert.at)} | alert.data
@@ -101,6 +140,7 @@ class AlertCenter:
         self.settings = settings
         self._disclose = disclose
         self.notifier = Notifier()
+        self.streams = StreamSlots(settings.max_streams_per_party)
 
     def now(self) -> dt.datetime:
         return self._clock.now()
@@ -364,8 +404,10 @@ class AlertCenter:
         limit: int = 500,
         confirm: Callable[[], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """The party's alerts after ``after``, recorded as delivered to its stream.
+        """The party's alerts after ``after``, recorded as delivered to its streams.
 
+        An alert is ledgered as delivered once, when the first of the party's streams
+        takes it; a second stream, or a replay after ``Last-Event-ID``, logs nothing new.
         ``confirm`` runs after the alerts are read and before anything is recorded;
         it raises to deliver nothing (the token that opened the stream has ended).
         Since it runs after the read, an alert committed after the token's end is
@@ -378,16 +420,19 @@ class AlertCenter:
         if confirm is not None:
             confirm()
         with self._ledger.write() as tx:
-            self._ledger.log(
-                tx,
-                "delivery",
-                {
-                    "party": party,
-                    "channel": "stream",
-                    "alerts": [{"id": a.seq, "sha256": _digest(a)} for a in batch],
-                },
-            )
-            tx.alerts.mark_delivered([a.seq for a in batch], self._clock.now())
+            fresh = set(tx.alerts.mark_delivered([a.seq for a in batch], self._clock.now()))
+            if fresh:
+                self._ledger.log(
+                    tx,
+                    "delivery",
+                    {
+                        "party": party,
+                        "channel": "stream",
+                        "alerts": [
+                            {"id": a.seq, "sha256": _digest(a)} for a in batch if a.seq in fresh
+                        ],
+                    },
+                )
         return [alert_json(a) for a in batch]
 
     def acknowledge(self, viewer: Viewer, body: Any) -> dict[str, Any]:

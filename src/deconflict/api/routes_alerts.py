@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from deconflict import errors
 from deconflict.alerts.center import Notifier
@@ -23,6 +24,24 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 
 #: A comment line every this many seconds keeps idle streams (and proxies) open.
 _KEEPALIVE_S = 15.0
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its party's slot back however it ends (closed, cut or failed)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 @router.post(
@@ -100,10 +119,12 @@ async def acknowledge(request: Request, caller: Listener) -> dict[str, Any]:
     summary="Live alerts as Server-Sent Events; resume with Last-Event-ID",
     description=(
         "The stream ends when the token that opened it ends: revoked, rotated out or "
-        "expired. Nothing committed after that is delivered on it."
+        "expired. Nothing committed after that is delivered on it. A party may hold "
+        "`max_streams_per_party` streams open at once on each API process; more get 429. "
+        "Each alert is ledgered as delivered once, however many streams carry it."
     ),
     response_class=StreamingResponse,
-    responses=schemas.raw_response("text/event-stream", "an event stream", 401, 422),
+    responses=schemas.raw_response("text/event-stream", "an event stream", 401, 422, 429),
 )
 async def stream(
     request: Request,
@@ -114,6 +135,7 @@ async def stream(
     party = watch.viewer.party
     start = await run_in_threadpool(center.start_after, watch.viewer, last_event_id)
     poll = center.settings.alert_poll_s
+    center.streams.take(party)
 
     async def events() -> AsyncIterator[str]:
         last, idle = start, 0.0
@@ -139,8 +161,4 @@ async def stream(
                 idle = 0.0
                 yield ": keepalive\n\n"
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _HeldStream(events(), lambda: center.streams.give_back(party))

@@ -102,12 +102,14 @@ class PostgresAlerts(Repo):
         )
         return fetch(self._c, alert, query, (party, after, limit))
 
-    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> None:
-        self._c.execute(
+    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
+        """Mark alerts delivered; returns those that were not already."""
+        rows = self._c.execute(
             "UPDATE alerts SET delivered_at = %s"
-            " WHERE seq = ANY(%s::bigint[]) AND delivered_at IS NULL",
+            " WHERE seq = ANY(%s::bigint[]) AND delivered_at IS NULL RETURNING seq",
             (at, list(seqs)),
-        )
+        ).fetchall()
+        return sorted(r[0] for r in rows)
 
     def acknowledge(self, party: str, seqs: Sequence[int], at: dt.datetime) -> list[int]:
         """Mark the party's alerts acknowledged; returns those that were not already."""

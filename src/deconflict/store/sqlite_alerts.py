@@ -132,11 +132,17 @@ class SqliteAlerts:
         ).fetchall()
         return [_alert(r) for r in rows]
 
-    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> None:
-        self._c.executemany(
-            "UPDATE alerts SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
-            [(_ts(at), s) for s in seqs],
-        )
+    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
+        """Mark alerts delivered; returns those that were not already."""
+        done = []
+        for seq in seqs:
+            cur = self._c.execute(
+                "UPDATE alerts SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
+                (_ts(at), seq),
+            )
+            if cur.rowcount == 1:
+                done.append(seq)
+        return done
 
     def acknowledge(self, party: str, seqs: Sequence[int], at: dt.datetime) -> list[int]:
         """Mark the party's alerts acknowledged; returns those that were not already."""
