@@ -528,7 +528,7 @@ def test_a_circle_can_be_drawn_from_inside_a_notice_the_party_sees(
 def test_filing_a_conflicting_operation_highlights_it_and_alerts_the_other_party(
     browser: Browser, scratch: Demo
 ) -> None:
-    lon, lat = NOTICES["hospital-hama"]["body"]["volumes"][0]["footprint"]["center"]
+    lon, lat = NOTICES["hospital-homs"]["body"]["volumes"][0]["footprint"]["center"]
     start = demo_start(scratch)
     relief_before = scratch.get("relief", "/v1/conflicts")
 
@@ -590,7 +590,7 @@ def test_filing_a_conflicting_operation_highlights_it_and_alerts_the_other_party
 
 
 def test_the_alert_names_the_notice_that_caused_it(browser: Browser, scratch: Demo) -> None:
-    lon, lat = NOTICES["hospital-hama"]["body"]["volumes"][0]["footprint"]["center"]
+    lon, lat = NOTICES["hospital-homs"]["body"]["volumes"][0]["footprint"]["center"]
     start = demo_start(scratch)
     with console(browser, scratch, "relief") as relief:
         body = {

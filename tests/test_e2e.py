@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import threading
 import time
@@ -683,3 +684,24 @@ def test_the_demo_prints_a_token_per_party_and_north_air_has_conflicts(tmp_path:
     assert "south-air" in {c["other"]["party"] for c in conflicts}
     for conflict in conflicts:  # north-air is in no audience of the scenario
         assert "aircraft" not in conflict["other"]
+
+
+#: Where the towns the demo names lie (degrees east, north).
+TOWNS = {"homs": (36.7094, 34.7308), "hama": (36.7578, 35.1318)}
+
+
+def test_a_place_the_demo_names_lies_in_the_town_it_names() -> None:
+    """A label that names a town must sit in it, and nearer it than any other town named."""
+    named = 0
+    for notice in load_scenario()["notices"]:
+        towns = [t for t in TOWNS if t in notice["label"]]
+        if not towns:
+            continue
+        named += 1
+        lon, lat = notice["body"]["volumes"][0]["footprint"]["center"]
+        km = {
+            t: 111.2 * math.hypot((lon - x) * math.cos(math.radians(lat)), lat - y)
+            for t, (x, y) in TOWNS.items()
+        }
+        assert km[towns[0]] < 5 and min(km, key=km.__getitem__) == towns[0], (notice["label"], km)
+    assert named >= 1

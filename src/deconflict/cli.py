@@ -235,7 +235,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  The same tokens as shell variables: source {env}")
     print(f"  ASTM F3548 USS API at {base}/dss/v1: the USS 'drone-uss' has a one-hour token,")
     print(f"    DSS_TOKEN in {env.name}, signed by the test authority {authority.public_pem}")
-    print("  A near miss by the hospital in Hama was just reported; review it with")
+    print("  A near miss by the hospital in Homs was just reported; review it with")
     print(f"    {incident_command(scenario, db, service.clock.now())}")
     print("Press Ctrl+C to stop.", flush=True)
     _serve_app(service, settings.host, settings.port)
