@@ -10,6 +10,7 @@ python -m bench alerts [--rate 100] [--seconds 30]
 python -m bench tracks [--aircraft 10000] [--rounds 3]
 python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 500] [--clients 8] [--seconds 20]
                        [--db postgresql://…]
+python -m bench check  [--sizes 10000,50000] [--no-postgis]
 python -m bench plot
 """
 
@@ -123,9 +124,17 @@ def main() -> None:
     dss.add_argument("--clients", type=int, default=8, help="client processes")
     dss.add_argument("--seconds", type=float, default=20.0)
     dss.add_argument("--db", help="an empty store URL, e.g. postgresql://… (default: SQLite)")
+    check = sub.add_parser("check", help="whole-theater check vs a PostGIS self-join")
+    check.add_argument("--sizes", default="10000,50000")
+    check.add_argument("--no-postgis", action="store_true")
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
-    if args.what == "engine":
+    if args.what == "check":
+        from bench.check import run_check
+
+        sizes = [int(s) for s in args.sizes.split(",")]
+        _save("check", run_check(sizes, not args.no_postgis))
+    elif args.what == "engine":
         from bench.engine import run_engine
 
         sizes = [int(s) for s in args.sizes.split(",")]

@@ -34,12 +34,18 @@ def notice_body(w: Workload, i: int) -> dict[str, Any]:
     start, end = w.window(i)
     return {
         "kind": "operation",
-        "volumes": [{
-            "footprint": w.geojson(i),
-            "altitude": {"lower": float(w.alt_lo[i]), "upper": float(w.alt_hi[i]),
-                         "reference": "W84", "units": "m"},
-            "time": {"start": start.isoformat(), "end": end.isoformat()},
-        }],
+        "volumes": [
+            {
+                "footprint": w.geojson(i),
+                "altitude": {
+                    "lower": float(w.alt_lo[i]),
+                    "upper": float(w.alt_hi[i]),
+                    "reference": "W84",
+                    "units": "m",
+                },
+                "time": {"start": start.isoformat(), "end": end.isoformat()},
+            }
+        ],
     }
 
 
@@ -55,13 +61,31 @@ def _rows(w: Workload, lo: int, hi: int) -> list[tuple[NoticeRecord, list[Volume
     out = []
     for k, i in enumerate(range(lo, hi)):
         start, end = w.window(i)
-        extent = Extent(BBox(float(rings[k, :, 0].min()), float(south[k]),
-                             float(rings[k, :, 0].max()), float(north[k])),
-                        float(w.alt_lo[i]), float(w.alt_hi[i]), start, end)
-        header = np.array([(0.0, w.alt_lo[i], w.alt_hi[i], to_micros(start), to_micros(end),
-                            _W84)], dtype=_HEADER)
-        record = NoticeRecord(f"v{i}", f"p{int(w.party[i])}", "operation", 1, "planned",
-                              notice_body(w, i), EPOCH, EPOCH)
+        extent = Extent(
+            BBox(
+                float(rings[k, :, 0].min()),
+                float(south[k]),
+                float(rings[k, :, 0].max()),
+                float(north[k]),
+            ),
+            float(w.alt_lo[i]),
+            float(w.alt_hi[i]),
+            start,
+            end,
+        )
+        header = np.array(
+            [(0.0, w.alt_lo[i], w.alt_hi[i], to_micros(start), to_micros(end), _W84)], dtype=_HEADER
+        )
+        record = NoticeRecord(
+            f"v{i}",
+            f"p{int(w.party[i])}",
+            "operation",
+            1,
+            "planned",
+            notice_body(w, i),
+            EPOCH,
+            EPOCH,
+        )
         out.append((record, [VolumeRow(0, extent, header.tobytes() + cores[k])]))
     return out
 
@@ -74,13 +98,16 @@ def token(party: int) -> str:
 def _same_as_the_service(w: Workload, count: int = 200) -> None:
     """The bulk rows must equal what admission would index (checked on a sample)."""
     for record, (row,) in _rows(w, 0, count):
-        notice = parse_notice(record.doc, notice_id=record.id, party=record.party, version=1,
-                              limits=Settings().limits)
+        notice = parse_notice(
+            record.doc, notice_id=record.id, party=record.party, version=1, limits=Settings().limits
+        )
         (expected,) = volume_rows(notice, POLICY)
         a, b = expected.extent, row.extent
         same_box = np.allclose(
             [a.box.west, a.box.south, a.box.east, a.box.north],
-            [b.box.west, b.box.south, b.box.east, b.box.north], rtol=0, atol=1e-9,
+            [b.box.west, b.box.south, b.box.east, b.box.north],
+            rtol=0,
+            atol=1e-9,
         )  # the R*Tree rounds to float32 (about 1e-6°) outward anyway
         same_rest = (a.alt_lo, a.alt_hi, a.start, a.end) == (b.alt_lo, b.alt_hi, b.start, b.end)
         if expected.packed != row.packed or not (same_box and same_rest):
@@ -106,8 +133,13 @@ def load_store(path: Path | str, w: Workload, block: int = 20_000) -> float:
 def query_notices(q: Workload) -> list[Any]:
     limits = Settings().limits
     return [
-        parse_notice(notice_body(q, i), notice_id=f"q{i}", party=f"p{int(q.party[i])}",
-                     version=1, limits=limits)
+        parse_notice(
+            notice_body(q, i),
+            notice_id=f"q{i}",
+            party=f"p{int(q.party[i])}",
+            version=1,
+            limits=limits,
+        )
         for i in range(len(q))
     ]
 
@@ -138,8 +170,13 @@ def breakdown(store: SqliteStore, notices: list[Any]) -> dict[str, float]:
             t1 = time.perf_counter()
             cands = Candidates.from_packed([r[5] for r in rows])
             t2 = time.perf_counter()
-            screen(notice.volumes[0], cands, POLICY.airspace, POLICY.datum,
-                   lambda k, c=cands: footprint_of_core(c.cores[k], float(c.radius[k])))
+            screen(
+                notice.volumes[0],
+                cands,
+                POLICY.airspace,
+                POLICY.datum,
+                lambda k, c=cands: footprint_of_core(c.cores[k], float(c.radius[k])),
+            )
             t3 = time.perf_counter()
             stages["index_and_fetch"].append(t1 - t0)
             stages["unpack"].append(t2 - t1)
@@ -148,8 +185,9 @@ def breakdown(store: SqliteStore, notices: list[Any]) -> dict[str, float]:
     return out
 
 
-def run_engine(sizes: list[int], queries: int, repeats: int, postgis: bool,
-               folder: Path | None = None) -> dict[str, Any]:
+def run_engine(
+    sizes: list[int], queries: int, repeats: int, postgis: bool, folder: Path | None = None
+) -> dict[str, Any]:
     from bench import postgis as pg
 
     results: dict[str, Any] = {"measure": "engine conflict query", "sizes": {}}
@@ -193,10 +231,17 @@ def run_engine(sizes: list[int], queries: int, repeats: int, postgis: bool,
                 entry["postgis_mean_hits"] = round(float(np.mean(phits)), 1)
                 entry["ratio_p50"] = round(entry["ours"]["p50_ms"] / entry["postgis"]["p50_ms"], 3)
             results["sizes"][str(n)] = entry
-            print(f"{n:>9} volumes: ours p50 {entry['ours']['p50_ms']:.3f} ms "
-                  f"p99 {entry['ours']['p99_ms']:.3f} ms, hits {entry['mean_hits']}"
-                  + (f" | PostGIS p50 {entry['postgis']['p50_ms']:.3f} ms"
-                     f" p99 {entry['postgis']['p99_ms']:.3f} ms, hits {entry['postgis_mean_hits']},"
-                     f" ratio {entry['ratio_p50']}" if postgis else ""), flush=True)
+            print(
+                f"{n:>9} volumes: ours p50 {entry['ours']['p50_ms']:.3f} ms "
+                f"p99 {entry['ours']['p99_ms']:.3f} ms, hits {entry['mean_hits']}"
+                + (
+                    f" | PostGIS p50 {entry['postgis']['p50_ms']:.3f} ms"
+                    f" p99 {entry['postgis']['p99_ms']:.3f} ms, hits {entry['postgis_mean_hits']},"
+                    f" ratio {entry['ratio_p50']}"
+                    if postgis
+                    else ""
+                ),
+                flush=True,
+            )
     results["started"] = dt.datetime.now(dt.UTC).isoformat()
     return results

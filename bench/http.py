@@ -44,9 +44,19 @@ class Server:
         self._log = log.open("wb") if log is not None else None
         out = self._log if self._log is not None else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deconflict", "serve", "--db", str(db), "--port",
-             str(self.port), *extra],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "deconflict",
+                "serve",
+                "--db",
+                str(db),
+                "--port",
+                str(self.port),
+                *extra,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -79,8 +89,9 @@ class Server:
             self._log.close()
 
 
-def _client(url: str, worker: int, threads: int, n_total: int, start_at: float, stop_at: float,
-            out: Any) -> None:
+def _client(
+    url: str, worker: int, threads: int, n_total: int, start_at: float, stop_at: float, out: Any
+) -> None:
     import threading
 
     results: list[tuple[float, int, float]] = []
@@ -110,8 +121,14 @@ def _client(url: str, worker: int, threads: int, n_total: int, start_at: float, 
     out.put(results)
 
 
-def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0,
-             db_url: str | None = None, servers: int = 1) -> dict[str, Any]:
+def run_http(
+    size: int,
+    clients: int,
+    seconds: float,
+    warmup: float = 5.0,
+    db_url: str | None = None,
+    servers: int = 1,
+) -> dict[str, Any]:
     """Admission over HTTP; ``db_url`` (empty: a new one) must be an empty store,
     shared by ``servers`` API processes that the client processes take in turn."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,9 +143,10 @@ def run_http(size: int, clients: int, seconds: float, warmup: float = 5.0,
             stop_at = start_at + warmup + seconds
             queue: Any = mp.Queue()
             procs = [
-                mp.Process(target=_client,
-                           args=(running[k % servers].url, k, per, size, start_at, stop_at,
-                                 queue))
+                mp.Process(
+                    target=_client,
+                    args=(running[k % servers].url, k, per, size, start_at, stop_at, queue),
+                )
                 for k in range(processes)
             ]
             for p in procs:
@@ -173,8 +191,9 @@ def run_rss(size: int) -> dict[str, Any]:
         try:
             idle = server.rss()
             q = generate(300, seed=7, n_total=size)
-            with httpx.Client(base_url=server.url, timeout=60,
-                              headers={"Authorization": f"Bearer {token(3)}"}) as client:
+            with httpx.Client(
+                base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {token(3)}"}
+            ) as client:
                 for i in range(len(q)):
                     client.post("/v1/notices", json=notice_body(q, i))
                 after_admissions = server.rss()

@@ -88,11 +88,12 @@ class PostgisTable:
         self.conn = psycopg.connect(dsn, autocommit=True)
         self.conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
 
-    def load(self, w: Workload) -> float:
+    def load(self, w: Workload, unlogged: bool = False) -> float:
         """Load and index the workload; returns seconds taken."""
         t0 = time.perf_counter()
         self.conn.execute(
-            "CREATE TABLE volumes (id bigint PRIMARY KEY, party int NOT NULL,"
+            f"CREATE {'UNLOGGED ' if unlogged else ''}TABLE volumes"
+            " (id bigint PRIMARY KEY, party int NOT NULL,"
             " geom geometry(Polygon, 4326) NOT NULL, during tstzrange NOT NULL,"
             " alt numrange NOT NULL)"
         )

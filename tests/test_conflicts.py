@@ -10,7 +10,7 @@ import shapely
 from shapely.geometry import shape
 
 from deconflict import errors
-from deconflict.conflicts import SeparationPolicy, detect_all, footprint_distance_m
+from deconflict.conflicts import SeparationPolicy, footprint_distance_m
 from deconflict.geometry import GeometryLimits, circle, footprint_from_geojson
 from deconflict.model import (
     AltitudeBand,
@@ -21,6 +21,7 @@ from deconflict.model import (
     TimeWindow,
     Volume,
 )
+from deconflict.theater import detect_all
 from deconflict.volumes import parse_route
 
 T0 = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)

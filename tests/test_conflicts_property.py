@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import oracle
 from deconflict import errors
-from deconflict.conflicts import SeparationPolicy, detect_all
+from deconflict.conflicts import SeparationPolicy
 from deconflict.geometry import TOLERANCE_M, footprint_from_geojson
 from deconflict.model import (
     AltitudeBand,
@@ -31,6 +31,7 @@ from deconflict.model import (
     Volume,
 )
 from deconflict.movement import MAX_SLICE_M, slices
+from deconflict.theater import detect_all
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SLACK = TOLERANCE_M + 0.01

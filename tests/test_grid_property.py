@@ -16,7 +16,7 @@ import h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconflict.conflicts import SeparationPolicy, conflict_between, footprint_distance_m
+from deconflict.conflicts import SeparationPolicy, footprint_distance_m
 from deconflict.disclosure import rounded_overlap
 from deconflict.geometry import Footprint, circle, footprint_from_geojson
 from deconflict.grid import DisclosureGrid
@@ -29,6 +29,7 @@ from deconflict.model import (
     TimeWindow,
     Volume,
 )
+from deconflict.theater import detect_all
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 GRID = DisclosureGrid()
@@ -85,11 +86,10 @@ def test_every_point_of_the_overlap_lies_in_a_shown_cell(
     lateral = 5_556.0 if protection else 0.0
     policy = SeparationPolicy(protection=Buffers(lateral, 0.0, 0.0))
     kind_b = NoticeKind.PROTECTED if protection else NoticeKind.OPERATION
-    conflict = conflict_between(
-        _notice("a", NoticeKind.OPERATION, a), _notice("b", kind_b, b), policy
-    )
-    if conflict is None:
+    found = detect_all([_notice("a", NoticeKind.OPERATION, a), _notice("b", kind_b, b)], policy)
+    if not found:
         return
+    (conflict,) = found
     view, exposure = rounded_overlap(conflict, GRID)
     cells = set(view["cells"])
     assert exposure > 0 or not cells

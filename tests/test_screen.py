@@ -1,4 +1,8 @@
-"""The vectorised screen gives exactly the answer of the pairwise exact test."""
+"""The vectorised screen gives exactly the answer of the definition, pair by pair.
+
+The definition (``_defined``) is written out from its parts: the time gap, the
+vertical gap across datums and the spherical distance between footprints.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconflict.altitude import DatumMargins
-from deconflict.conflicts import volumes_conflict
-from deconflict.geometry import footprint_from_geojson
+from deconflict.altitude import DatumMargins, vertical_gap
+from deconflict.conflicts import footprint_distance_m
+from deconflict.geometry import TOLERANCE_M, footprint_from_geojson
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, Route, TimeWindow, Volume
 from deconflict.movement import slices
 from deconflict.screen import Candidates, pack_volume, screen
@@ -24,9 +28,19 @@ def _columns(volumes: list[Volume]) -> Candidates:
     return Candidates.from_packed([pack_volume(v) for v in volumes])
 
 
+def _defined(a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins) -> bool:
+    ends = [e for e in (a.time.end, b.time.end) if e is not None]
+    start = max(a.time.start, b.time.start)
+    if ends and (start - min(ends)).total_seconds() >= buffers.time_s:
+        return False
+    if vertical_gap(a.altitude, b.altitude, datum) > buffers.vertical_m:
+        return False
+    return footprint_distance_m(a.footprint, b.footprint) <= buffers.lateral_m + TOLERANCE_M
+
+
 def _assert_screen_matches(query: Volume, others: list[Volume], buffers: Buffers) -> None:
     datum = DatumMargins()
-    expected = [volumes_conflict(query, v, buffers, datum) for v in others]
+    expected = [_defined(query, v, buffers, datum) for v in others]
     got = screen(query, _columns(others), buffers, datum, lambda i: others[i].footprint)
     assert got.tolist() == expected
 

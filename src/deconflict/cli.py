@@ -19,8 +19,9 @@ from typing import Any
 from deconflict import __version__, errors
 from deconflict.clock import SystemClock
 from deconflict.config import Settings, load_settings
-from deconflict.conflicts import SeparationPolicy, detect_all
+from deconflict.conflicts import SeparationPolicy
 from deconflict.interchange import conflict_to_json, notices_from_geojson
+from deconflict.theater import detect_all
 
 __all__ = ["main"]
 

@@ -1,4 +1,7 @@
-"""Conflict detection: filter with a conservative index, then decide exactly.
+"""What a conflict is: separation buffers per kind, and the exact distance on the sphere.
+
+The decision itself, for one pair or millions, is :func:`deconflict.screen.screen_pairs`;
+a whole theater is checked by :func:`deconflict.theater.detect_all`.
 
 Two volumes conflict if and only if, with the buffers of the pair's conflict kind:
 
@@ -14,37 +17,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
-from .altitude import DatumMargins, direct_interval, vertical_gap, w84_interval
-from .geometry import TOLERANCE_M, Footprint
-from .index import BoxIndex
+from .altitude import DatumMargins, direct_interval, w84_interval
+from .geometry import Footprint
 from .model import (
     AltitudeBand,
     Buffers,
-    Conflict,
     ConflictKind,
-    Notice,
     NoticeKind,
-    Overlap,
     TimeWindow,
     Volume,
 )
-from .overlap import overlap_footprint
 from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 
 __all__ = [
     "SeparationPolicy",
-    "conflict_between",
     "conflict_kind",
-    "detect_all",
     "footprint_distance_m",
     "overlap_extent",
-    "time_gap_s",
-    "volumes_conflict",
 ]
 
 _NM = 1852.0
@@ -129,31 +120,6 @@ def footprint_distance_m(a: Footprint, b: Footprint) -> float:
     return max(0.0, core - a.radius_m - b.radius_m)
 
 
-def _caps_apart_m(a: Footprint, b: Footprint) -> float:
-    return (float(angle(a.center, b.center)) - a.cap - b.cap) * EARTH_RADIUS_M
-
-
-def time_gap_s(a: Volume, b: Volume) -> float:
-    """``max(starts) - min(ends)`` in seconds; negative when the windows overlap."""
-    start = max(a.time.start, b.time.start)
-    ends = [e for e in (a.time.end, b.time.end) if e is not None]
-    if not ends:
-        return -math.inf
-    return (start - min(ends)).total_seconds()
-
-
-def volumes_conflict(a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins) -> bool:
-    """The exact 4D test for one pair of volumes."""
-    if time_gap_s(a, b) >= buffers.time_s:
-        return False
-    if vertical_gap(a.altitude, b.altitude, datum) > buffers.vertical_m:
-        return False
-    reach = buffers.lateral_m + TOLERANCE_M
-    if _caps_apart_m(a.footprint, b.footprint) > reach:
-        return False
-    return footprint_distance_m(a.footprint, b.footprint) <= reach
-
-
 def overlap_extent(
     a: Volume, b_altitude: AltitudeBand, b_time: TimeWindow, buffers: Buffers, datum: DatumMargins
 ) -> tuple[tuple[float, float, str], tuple[dt.datetime, dt.datetime | None]]:
@@ -177,62 +143,3 @@ def overlap_extent(
     ends = [e for e in (a.time.end, None if b_time.end is None else b_time.end + margin) if e]
     end: dt.datetime | None = min(ends) if ends else None
     return (max(lo_a, lo_b - v), min(hi_a, hi_b + v), reference), (start, end)
-
-
-def _overlap(
-    i: int, j: int, a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
-) -> Overlap:
-    altitude, time = overlap_extent(a, b.altitude, b.time, buffers, datum)
-    return Overlap(
-        a_volume=i,
-        b_volume=j,
-        footprint=overlap_footprint(a.footprint, b.footprint, buffers.lateral_m),
-        distance_m=round(footprint_distance_m(a.footprint, b.footprint), 3),
-        altitude=altitude,
-        time=time,
-    )
-
-
-def conflict_between(a: Notice, b: Notice, policy: SeparationPolicy) -> Conflict | None:
-    """The conflict between two notices, seen from ``a``, or ``None``."""
-    if a.party == b.party or not (a.in_force and b.in_force):
-        return None
-    kind = conflict_kind(a.kind, b.kind)
-    if kind is None:
-        return None
-    buffers = policy.buffers(kind)
-    overlaps = [
-        _overlap(i, j, va, vb, buffers, policy.datum)
-        for i, va in enumerate(a.volumes)
-        for j, vb in enumerate(b.volumes)
-        if volumes_conflict(va, vb, buffers, policy.datum)
-    ]
-    if not overlaps:
-        return None
-    return Conflict(a.id, a.version, b.id, b.version, kind, tuple(overlaps))
-
-
-def detect_all(notices: Sequence[Notice], policy: SeparationPolicy) -> list[Conflict]:
-    """Every conflicting pair among ``notices``, each unordered pair once, in input order."""
-    owners: list[int] = []
-    boxes = []
-    for position, notice in enumerate(notices):
-        for volume in notice.volumes:
-            owners.append(position)
-            boxes.append(volume.footprint.bbox)
-    if not boxes:
-        return []
-    index = BoxIndex(boxes)
-    owner_of = np.asarray(owners)
-    pad = policy.widest_lateral_m
-    found: list[Conflict] = []
-    for position, notice in enumerate(notices):
-        candidates: set[int] = set()
-        for volume in notice.volumes:
-            hits = owner_of[index.query(volume.footprint.bbox, pad)]
-            candidates.update(int(h) for h in hits if h > position)
-        for other in sorted(candidates):
-            conflict = conflict_between(notice, notices[other], policy)
-            if conflict is not None:
-                found.append(conflict)
-    return found

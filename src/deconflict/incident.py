@@ -34,7 +34,6 @@ import numpy as np
 
 from deconflict import errors
 from deconflict.alerts.center import alert_json
-from deconflict.conflicts import volumes_conflict
 from deconflict.geometry import BBox, circle
 from deconflict.interchange import format_instant
 from deconflict.ledger import merkle
@@ -43,6 +42,7 @@ from deconflict.ledger.log import node_source
 from deconflict.ledger.note import Verifier
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, TimeWindow, Volume
 from deconflict.notices import parse_notice
+from deconflict.screen import volumes_meet
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store import Store, Transaction
 from deconflict.views import STORED
@@ -203,9 +203,7 @@ class _Builder:
             version=record["version"],
             limits=STORED,
         )
-        return any(
-            volumes_conflict(v, self.cylinder, _NO_BUFFERS, self.datum) for v in notice.volumes
-        )
+        return bool(volumes_meet(self.cylinder, notice.volumes, _NO_BUFFERS, self.datum).any())
 
     def read(self) -> None:
         """One pass over the ledger, oldest first.

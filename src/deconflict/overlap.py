@@ -13,10 +13,15 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .geometry import Footprint, from_plane
-from .sphere import EARTH_RADIUS_M, gnomonic, lonlat_to_unit, tangent_frame, unit_to_lonlat
+from .geometry import Footprint
+from .sphere import (
+    EARTH_RADIUS_M,
+    lonlat_to_unit,
+    tangent_frames,
+    unit_to_lonlat,
+)
 
-__all__ = ["overlap_footprint", "overlap_shapes", "project"]
+__all__ = ["overlap_shapes", "pair_shapes", "project", "project_each"]
 
 _MIN_DEPTH = 0.2  # keep projected points well inside the hemisphere
 _QUAD_SEGS = 8
@@ -25,64 +30,13 @@ _QUAD_SEGS = 8
 _CIRCUMSCRIBE = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
 
 
-def _planar(fp: Footprint, center: np.ndarray) -> Any | None:
-    polygons = []
-    for ring in fp.outline():
-        coords = np.asarray(ring)
-        v = lonlat_to_unit(coords[:, 0], coords[:, 1])
-        if np.any(v @ center < _MIN_DEPTH):
-            return None
-        x, y = gnomonic(v, center)
-        polygons.append(shapely.Polygon(np.column_stack([x, y])))
-    return shapely.union_all(polygons)
+def _to_lonlat(centers: np.ndarray, index: np.ndarray) -> Any:
+    """Inverse gnomonic projection of every coordinate about its own shape's centre."""
+    east, north = tangent_frames(centers)
 
-
-def _to_geojson(shape: Any, center: np.ndarray) -> dict[str, Any] | None:
-    polygons = (
-        [shape]
-        if shape.geom_type == "Polygon"
-        else [g for g in getattr(shape, "geoms", []) if g.geom_type == "Polygon"]
-    )
-    out = []
-    for polygon in polygons:
-        rings = []
-        for ring in (polygon.exterior, *polygon.interiors):
-            v = from_plane(np.asarray(ring.coords), center)
-            lon, lat = unit_to_lonlat(v)
-            rings.append(
-                [[round(float(x), 7), round(float(y), 7)] for x, y in zip(lon, lat, strict=True)]
-            )
-        out.append(rings)
-    if not out:
-        return None
-    if len(out) == 1:
-        return {"type": "Polygon", "coordinates": out[0]}
-    return {"type": "MultiPolygon", "coordinates": out}
-
-
-def overlap_footprint(a: Footprint, b: Footprint, lateral_m: float) -> dict[str, Any] | None:
-    """GeoJSON of the part of ``a`` within ``lateral_m`` of ``b``, or ``None`` if it has no area."""
-    center = a.center + b.center
-    norm = np.linalg.norm(center)
-    if norm < 1e-9:
-        return None
-    center = center / norm
-    plane_a = _planar(a, center)
-    plane_b = _planar(b, center)
-    if plane_a is None or plane_b is None:
-        return None
-    if lateral_m > 0:
-        reach = lateral_m / EARTH_RADIUS_M * _CIRCUMSCRIBE
-        plane_b = shapely.buffer(plane_b, reach, quad_segs=_QUAD_SEGS)
-    shape = shapely.intersection(plane_a, plane_b)
-    if shape.is_empty or shape.area == 0.0:
-        return None
-    return _to_geojson(shape, center)
-
-
-def _to_lonlat(center: np.ndarray) -> Any:
     def inverse(xy: np.ndarray) -> np.ndarray:
-        lon, lat = unit_to_lonlat(from_plane(xy, center))
+        p = centers[index] + xy[:, :1] * east[index] + xy[:, 1:2] * north[index]
+        lon, lat = unit_to_lonlat(p / np.linalg.norm(p, axis=1, keepdims=True))
         return np.column_stack([np.round(lon, 7), np.round(lat, 7)])
 
     return inverse
@@ -91,40 +45,60 @@ def _to_lonlat(center: np.ndarray) -> Any:
 def overlap_shapes(
     query: Footprint, planes: np.ndarray, radii: np.ndarray, lateral_m: float
 ) -> tuple[list[dict[str, Any] | None], np.ndarray]:
-    """Vectorised :func:`overlap_footprint` for cores already projected about ``query.center``.
+    """The overlap shapes of one query with many candidates already projected about its centre.
 
     ``planes`` are the candidates' cores in that gnomonic plane and ``radii`` their
-    radii (radians); the plane's unit is very nearly one radian near its centre,
-    which is all display needs. Also returns the share of each candidate's
-    buffered area that its overlap covers, for the disclosure alerts.
+    radii (radians). Also returns the share of each candidate's buffered area that
+    its overlap covers, for the disclosure alerts.
     """
-    center = query.center
-    _, (q_plane,) = project_one(query, center)
-    mine = (
-        shapely.buffer(q_plane, query.radius * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS)
-        if query.radius > 0
-        else q_plane
+    _, (q_plane,) = project_one(query, query.center)
+    n = len(planes)
+    return pair_shapes(
+        np.full(n, q_plane, dtype=object),
+        np.full(n, query.radius),
+        planes,
+        radii,
+        lateral_m,
+        np.broadcast_to(query.center, (n, 3)),
     )
-    reach = (radii + lateral_m / EARTH_RADIUS_M) * _CIRCUMSCRIBE
+
+
+def pair_shapes(
+    mine: np.ndarray,
+    my_radii: np.ndarray,
+    planes: np.ndarray,
+    radii: np.ndarray,
+    lateral_m: np.ndarray | float,
+    centers: np.ndarray,
+) -> tuple[list[dict[str, Any] | None], np.ndarray]:
+    """Overlap shapes of many pairs at once: the part of each ``mine`` within reach of its pair.
+
+    Pair ``k``'s cores are ``mine[k]`` and ``planes[k]``, both projected about
+    ``centers[k]``, where the plane's unit is very nearly one radian, which is all
+    display needs. Returns GeoJSON (``None`` where the overlap has no area) and the
+    share of each other side's buffered area that the overlap covers.
+    """
+    grown = np.where(
+        my_radii > 0, shapely.buffer(mine, my_radii * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS), mine
+    )
+    reach = (radii + np.asarray(lateral_m) / EARTH_RADIUS_M) * _CIRCUMSCRIBE
     theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=_QUAD_SEGS), planes)
-    shapes = shapely.intersection(mine, theirs)
-    out: list[dict[str, Any] | None] = []
+    shapes = shapely.intersection(grown, theirs)
     areas = shapely.area(shapes)
     whole = shapely.area(theirs)
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = np.where(whole > 0, np.minimum(areas / whole, 1.0), 1.0)
     keep = ~shapely.is_empty(shapes) & (areas > 0)
-    lonlat = shapely.transform(shapes[keep], _to_lonlat(center)) if keep.any() else []
-    it = iter(lonlat)
-    for k in range(len(shapes)):
-        if not keep[k]:
-            out.append(None)
-            continue
-        geometry = next(it)
-        if geometry.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
-            parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
-            geometry = shapely.MultiPolygon(parts)
-        out.append(shapely.geometry.mapping(geometry))
+    out: list[dict[str, Any] | None] = [None] * len(shapes)
+    if keep.any():
+        kept = shapes[keep]
+        _, index = shapely.get_coordinates(kept, return_index=True)
+        lonlat = shapely.transform(kept, _to_lonlat(np.asarray(centers)[keep], index))
+        for k, geometry in zip(np.flatnonzero(keep).tolist(), lonlat, strict=True):
+            if geometry.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
+                parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
+                geometry = shapely.MultiPolygon(parts)
+            out[k] = shapely.geometry.mapping(geometry)
     return out, shares
 
 
@@ -134,12 +108,29 @@ def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
+    return project_each(geoms, np.broadcast_to(center, (count, 3)))
+
+
+def project_each(geoms: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each geometry's smallest depth (cosine from its own centre) and its gnomonic image.
+
+    ``centers[k]`` is the plane's centre for ``geoms[k]``: pairs of a bulk check are
+    each projected about their own centre in one pass.
+    """
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     units = lonlat_to_unit(coords[:, 0], coords[:, 1])
-    east, north = tangent_frame(center)
-    depth_each = units @ center
-    depth = np.full(count, np.inf)
+    east, north = tangent_frames(np.asarray(centers))
+    depth_each = np.einsum("ij,ij->i", units, np.asarray(centers)[index])
+    depth = np.full(len(geoms), np.inf)
     np.minimum.at(depth, index, depth_each)
     with np.errstate(divide="ignore", invalid="ignore"):
-        xy = np.column_stack([units @ east, units @ north]) / depth_each[:, None]
+        xy = (
+            np.column_stack(
+                [
+                    np.einsum("ij,ij->i", units, east[index]),
+                    np.einsum("ij,ij->i", units, north[index]),
+                ]
+            )
+            / depth_each[:, None]
+        )
     return depth, shapely.transform(geoms, lambda _: xy)

@@ -13,7 +13,6 @@ from typing import Any
 
 from deconflict import engine, errors
 from deconflict.altitude import FEET, w84_interval
-from deconflict.conflicts import conflict_between
 from deconflict.disclosure import (
     Viewer,
     auditor_view,
@@ -41,6 +40,7 @@ from deconflict.model import (
 from deconflict.notices import parse_notice
 from deconflict.store import Extent
 from deconflict.store.protocols import Transaction
+from deconflict.theater import detect_all
 from deconflict.tracks import TrackMonitor
 from deconflict.views import NoticeViews
 from deconflict.volumes import parse_bbox, parse_instant
@@ -330,10 +330,7 @@ class Queries(NoticeViews):
             # The audience is told exactly; anyone else is answered for the whole grid
             # cell, layer and slot around the point, so a sweep learns no finer.
             asked = probe if sees_in_full(viewer, notice) else coarse
-            if (
-                notice.kind is not NoticeKind.OPERATION
-                or conflict_between(asked, notice, zero) is None
-            ):
+            if notice.kind is not NoticeKind.OPERATION or not detect_all([asked, notice], zero):
                 continue
             view = full_view(notice) if sees_in_full(viewer, notice) else identify_view(notice)
             views.append(view)

@@ -1,8 +1,11 @@
-"""Vectorised exact screening: one volume against many candidate volumes at once.
+"""The one exact conflict test, for one pair of volumes or millions at once.
 
-The index hands over candidates as columns (:class:`Candidates`). Time and
-altitude are decided with array arithmetic. Footprints are decided in one
-gnomonic plane about the query, where every great-circle edge is a straight
+Every caller decides with :func:`screen_pairs`: admission and identification
+(one volume against the candidates a store returns, :func:`screen`), a whole
+theater (:mod:`deconflict.theater`), incidents and the F3548 facade
+(:func:`volumes_meet`). Volumes are held as columns (:class:`Candidates`).
+Time and altitude are decided with array arithmetic. Footprints are decided in
+a gnomonic plane about each pair, where every great-circle edge is a straight
 line, so intersection there is intersection on the sphere; shapely then
 measures all planar distances in one call.
 
@@ -14,15 +17,16 @@ most ``1 / cos²θ`` within θ of the plane's centre. So a candidate is:
   tolerance;
 - otherwise (a thin band, rarely hit) decided by the exact spherical test.
 
-The result equals :func:`deconflict.conflicts.volumes_conflict` for every
-candidate, which the property tests check.
+The result equals the definition in :mod:`deconflict.conflicts` (time gap,
+vertical gap, spherical distance) for every pair, which the property tests check
+against it and against a brute-force oracle.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +38,7 @@ from deconflict.altitude import DatumMargins
 from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, Footprint
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, TimeWindow, Volume
-from deconflict.overlap import project
+from deconflict.overlap import project_each
 from deconflict.sphere import EARTH_RADIUS_M
 
 __all__ = [
@@ -43,7 +47,10 @@ __all__ = [
     "Candidates",
     "pack_volume",
     "screen",
+    "screen_pairs",
     "to_micros",
+    "volumes_conflict",
+    "volumes_meet",
     "w84_bounds",
 ]
 
@@ -143,6 +150,20 @@ class Candidates:
         )
 
     @classmethod
+    def of_volumes(cls, volumes: Sequence[Volume]) -> Candidates:
+        """From parsed volumes, as a bulk check holds them."""
+        columns = [_band_columns(v) for v in volumes]
+        return cls(
+            np.array([v.footprint.core for v in volumes] or [], dtype=object),
+            np.array([v.footprint.radius for v in volumes], dtype=np.float64),
+            np.array([c["ref"] for c in columns], dtype=np.int8),
+            np.array([c["lower"] for c in columns], dtype=np.float64),
+            np.array([c["upper"] for c in columns], dtype=np.float64),
+            np.array([c["start"] for c in columns], dtype=np.int64),
+            np.array([c["end"] for c in columns], dtype=np.int64),
+        )
+
+    @classmethod
     def from_packed(cls, blobs: list[bytes]) -> Candidates:
         """From blobs made by :func:`pack_volume`."""
         size = _HEADER.itemsize
@@ -184,49 +205,100 @@ def screen(
 ) -> npt.NDArray[np.bool_]:
     """Which candidates conflict with ``query`` under ``buffers``: an exact answer.
 
-    ``exact(i)`` returns candidate ``i``'s footprint for the rare pairs the
-    planar bounds cannot settle.
+    :func:`screen_pairs` with ``query`` on one side of every pair. ``exact(i)``
+    returns candidate ``i``'s footprint for the rare pairs the planar bounds
+    cannot settle.
     """
     n = len(candidates)
-    c = candidates
-    q_start, q_end = to_micros(query.time.start), to_micros(query.time.end)
-    starts = np.maximum(c.start, q_start)
-    ends = np.minimum(c.end, q_end)
+    one = Candidates.of_volumes([query])
+    fp = query.footprint
+    return screen_pairs(
+        one,
+        fp.center[None, :],
+        np.zeros(n, dtype=np.int64),
+        candidates,
+        np.arange(n),
+        buffers.lateral_m,
+        buffers.vertical_m,
+        buffers.time_s,
+        datum,
+        lambda k: footprint_distance_m(fp, exact(k)),
+    )
+
+
+def volumes_meet(
+    query: Volume, others: Sequence[Volume], buffers: Buffers, datum: DatumMargins
+) -> npt.NDArray[np.bool_]:
+    """Which of ``others`` conflict with ``query`` under ``buffers``, all parsed already."""
+    if not others:
+        return np.zeros(0, dtype=bool)
+    return screen(
+        query, Candidates.of_volumes(others), buffers, datum, lambda k: others[k].footprint
+    )
+
+
+def volumes_conflict(a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins) -> bool:
+    """The exact 4D test for one pair of volumes."""
+    return bool(volumes_meet(a, [b], buffers, datum)[0])
+
+
+def screen_pairs(
+    a: Candidates,
+    a_centers: npt.NDArray[np.float64],
+    ia: npt.NDArray[np.int64],
+    b: Candidates,
+    ib: npt.NDArray[np.int64],
+    lateral_m: npt.ArrayLike,
+    vertical_m: npt.ArrayLike,
+    time_s: npt.ArrayLike,
+    datum: DatumMargins,
+    exact: Callable[[int], float],
+) -> npt.NDArray[np.bool_]:
+    """The exact 4D test for many pairs at once: volume ``a[ia[k]]`` against ``b[ib[k]]``.
+
+    Buffers are scalars or one per pair. ``a_centers[i]`` is the centre of
+    ``a``'s volume ``i``; each pair is projected about its ``a`` side's centre.
+    ``exact(k)`` is the spherical distance in metres between pair ``k``'s
+    footprints, asked only for the rare pairs the planar bounds cannot settle.
+    """
+    m = len(ia)
+    lateral = np.broadcast_to(np.asarray(lateral_m, dtype=np.float64), (m,))
+    vertical = np.broadcast_to(np.asarray(vertical_m, dtype=np.float64), (m,))
+    slack_us = np.round(np.broadcast_to(np.asarray(time_s, dtype=np.float64), (m,)) * 1e6)
     # max(starts) - min(ends) < T; an open end is "forever", so the gap is hugely negative.
-    alive = starts - ends < round(buffers.time_s * 1_000_000)
-    q = _band_columns(query)
-    q_ref = np.full(n, q["ref"], dtype=np.int8)
-    same = c.ref == q_ref
-    lo_c, hi_c = _intervals(c.ref, c.lower, c.upper, same, datum)
-    lo_q, hi_q = _intervals(q_ref, np.full(n, q["lower"]), np.full(n, q["upper"]), same, datum)
+    starts = np.maximum(a.start[ia], b.start[ib])
+    ends = np.minimum(a.end[ia], b.end[ib])
+    alive = starts - ends < slack_us.astype(np.int64)
+    ref_a, ref_b = a.ref[ia], b.ref[ib]
+    same = ref_a == ref_b
+    lo_a, hi_a = _intervals(ref_a, a.lower[ia], a.upper[ia], same, datum)
+    lo_b, hi_b = _intervals(ref_b, b.lower[ib], b.upper[ib], same, datum)
     with np.errstate(invalid="ignore"):
-        gap = np.maximum(lo_c, lo_q) - np.minimum(hi_c, hi_q)
-    alive &= ~(gap > buffers.vertical_m)
-    result = np.zeros(n, dtype=bool)
+        gap = np.maximum(lo_a, lo_b) - np.minimum(hi_a, hi_b)
+    alive &= ~(gap > vertical)
+    result = np.zeros(m, dtype=bool)
     live = np.flatnonzero(alive)
     if not len(live):
         return result
-    fp = query.footprint
-    center = fp.center
-    depth, planes = project(c.cores[live], center, len(live))
-    q_depth_arr, q_plane_arr = project(np.array([fp.core]), center, 1)
-    q_depth = float(q_depth_arr[0])
+    mine, inverse = np.unique(ia[live], return_inverse=True)
+    my_depth, my_planes = project_each(a.cores[mine], a_centers[mine])
+    q_depth, q_planes = my_depth[inverse], my_planes[inverse]
+    depth, planes = project_each(b.cores[ib[live]], a_centers[ia[live]])
     usable = (depth > _MIN_DEPTH) & (q_depth > _MIN_DEPTH)
     planar = np.full(len(live), np.inf)
     if usable.any():
-        q_plane = q_plane_arr[0]
-        shapely.prepare(q_plane)
-        planar[usable] = shapely.distance(q_plane, planes[usable])
-    radius = c.radius[live]
-    reach = buffers.lateral_m / EARTH_RADIUS_M + fp.radius + radius
+        planar[usable] = shapely.distance(q_planes[usable], planes[usable])
+    radius, q_radius = b.radius[ib[live]], a.radius[ia[live]]
+    reach = lateral[live] / EARTH_RADIUS_M + q_radius + radius
     slack = TOLERANCE_M / EARTH_RADIUS_M
     theta = np.maximum(
-        np.arccos(np.clip(depth, -1, 1)) + radius, math.acos(min(1.0, q_depth)) + fp.radius
+        np.arccos(np.clip(depth, -1, 1)) + radius,
+        np.arccos(np.clip(q_depth, -1, 1)) + q_radius,
     )
     sure = usable & (planar <= reach)
     clear = usable & (planar * np.cos(np.minimum(theta, math.pi / 2)) ** 2 > reach + slack)
     result[live[sure]] = True
-    for k in np.flatnonzero(~sure & ~clear):
-        distance = footprint_distance_m(fp, exact(int(live[k])))
-        result[live[k]] = distance <= buffers.lateral_m + TOLERANCE_M
+    for k in np.flatnonzero(~sure & ~clear).tolist():
+        pair = int(live[k])
+        result[pair] = exact(pair) <= lateral[pair] + TOLERANCE_M
     return result

@@ -30,6 +30,7 @@ __all__ = [
     "point_arc_distance",
     "slerp",
     "tangent_frame",
+    "tangent_frames",
     "unit_to_lonlat",
 ]
 
@@ -138,6 +139,17 @@ def tangent_frame(center: Vectors) -> tuple[Vectors, Vectors]:
         east = np.array([0.0, 1.0, 0.0])
     east = east / np.linalg.norm(east)
     north = np.cross(c, east)
+    return east, north
+
+
+def tangent_frames(centers: Vectors) -> tuple[Vectors, Vectors]:
+    """:func:`tangent_frame` for many centres at once, shape ``(n, 3)``."""
+    c = np.asarray(centers, dtype=np.float64)
+    east = np.stack([-c[:, 1], c[:, 0], np.zeros(len(c))], axis=1)
+    polar = np.linalg.norm(east, axis=1) < 1e-12
+    east[polar] = (0.0, 1.0, 0.0)
+    east /= np.linalg.norm(east, axis=1, keepdims=True)
+    north: Vectors = np.cross(c, east)
     return east, north
 
 

@@ -23,10 +23,11 @@ from typing import Any
 from deconflict import errors
 from deconflict.accounts import hash_token
 from deconflict.altitude import w84_interval
-from deconflict.conflicts import conflict_kind, volumes_conflict
+from deconflict.conflicts import conflict_kind
 from deconflict.disclosure import Viewer, sees_in_full
 from deconflict.model import Buffers, Channel, Notice, NoticeKind, NoticeState, Party, Role, Volume
 from deconflict.notices import Awareness
+from deconflict.screen import volumes_meet
 from deconflict.service import Service
 from deconflict.store import Extent
 from deconflict.store.protocols import Transaction
@@ -278,9 +279,7 @@ class References:
             notice = self.service.notice_of(record)
             kind = conflict_kind(NoticeKind.OPERATION, notice.kind)
             buffers = policy.buffers(kind) if kind is not None else _NO_BUFFERS
-            if notice.in_force and any(
-                volumes_conflict(area, v, buffers, self.datum) for v in notice.volumes
-            ):
+            if notice.in_force and volumes_meet(area, notice.volumes, buffers, self.datum).any():
                 found.append(notice)
         return found
 

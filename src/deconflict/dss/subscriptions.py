@@ -17,11 +17,10 @@ from typing import Any
 
 from deconflict import errors
 from deconflict.altitude import DatumMargins
-from deconflict.conflicts import volumes_conflict
 from deconflict.geometry import TOLERANCE_M, GeometryLimits
 from deconflict.interchange import format_instant
 from deconflict.model import Buffers, Volume
-from deconflict.screen import to_micros
+from deconflict.screen import to_micros, volumes_meet
 from deconflict.store.facade import Screen
 from deconflict.store.protocols import Transaction
 from deconflict.volumes import parse_instant
@@ -99,7 +98,7 @@ def volumes_of(doc: dict[str, Any]) -> list[Volume]:
 def meets(a: Sequence[Volume], b: Iterable[Volume], datum: DatumMargins) -> bool:
     """Whether any volume of ``a`` meets any of ``b``: conservative across datums."""
     others = list(b)
-    return any(volumes_conflict(x, y, _NO_BUFFERS, datum) for x in a for y in others)
+    return any(volumes_meet(x, others, _NO_BUFFERS, datum).any() for x in a)
 
 
 def _within(inner: Volume, outer: Volume) -> bool:
