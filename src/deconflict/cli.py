@@ -58,11 +58,15 @@ def _read_json(name: str) -> Any:
 
 def _check(args: argparse.Namespace) -> int:
     doc = _read_json(args.file)
-    notices = notices_from_geojson(doc)
+    features = doc.get("features") if isinstance(doc, dict) else None
+    count = len(features) if isinstance(features, list) else 0
+    with _bar(count, "parsed", "feature") as bar:
+        notices = notices_from_geojson(doc, progress=bar.update)
     policy = SeparationPolicy().overriding(
         args.buffer_lateral, args.buffer_vertical, args.buffer_time
     )
-    conflicts = detect_all(notices, policy)
+    with _bar(0, "checked", "pair", disable=count <= _CHECK_BAR_FROM) as bar:
+        conflicts = detect_all(notices, policy, progress=bar.update)
     if args.json:
         print(json.dumps({"conflicts": [conflict_to_json(c) for c in conflicts]}, indent=2))
     else:
@@ -387,6 +391,18 @@ def _ledger_rotate(args: argparse.Namespace) -> int:
 
 #: Files with more notices than this show a progress bar on stderr.
 _BAR_FROM = 200
+
+
+#: ``check`` shows progress on stderr for files with more features than this.
+_CHECK_BAR_FROM = 5_000
+
+
+def _bar(total: int, what: str, unit: str, disable: bool | None = None) -> Any:
+    """A progress bar on stderr for a long ``check``; none for a small file."""
+    from tqdm import tqdm
+
+    quiet = total <= _CHECK_BAR_FROM if disable is None else disable
+    return tqdm(total=total or None, desc=what, unit=unit, file=sys.stderr, disable=quiet)
 
 
 def _progress(total: int) -> Any:

@@ -34,6 +34,7 @@ from .sphere import (
     Vectors,
     angle,
     arc_latitude_range,
+    cross,
     destination,
     gnomonic,
     lonlat_to_unit,
@@ -444,7 +445,7 @@ def _contains_pole(plane: Any, center: Vectors) -> bool:
 def _solid_angle(ring: Vectors, center: Vectors) -> float:
     """Signed solid angle of a closed ring, as a fan of triangles from ``center``."""
     a, b = ring[:-1], ring[1:]
-    num = np.sum(center * np.cross(a, b), axis=1)
+    num = np.sum(center * cross(a, b), axis=1)
     den = 1.0 + a @ center + b @ center + np.sum(a * b, axis=1)
     return float(np.sum(2.0 * np.arctan2(num, den)))
 

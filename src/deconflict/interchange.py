@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 from . import errors
@@ -124,8 +125,15 @@ def _movement(
     return list(slices(route))
 
 
-def notices_from_geojson(doc: Any, limits: GeometryLimits | None = None) -> list[Notice]:
-    """Notices from an interchange FeatureCollection, in order of first appearance."""
+def notices_from_geojson(
+    doc: Any,
+    limits: GeometryLimits | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Notice]:
+    """Notices from an interchange FeatureCollection, in order of first appearance.
+
+    ``progress(k)`` is told as each ``k`` features are parsed.
+    """
     limits = limits or GeometryLimits()
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise errors.WrongType("expected a GeoJSON FeatureCollection", field="type")
@@ -139,6 +147,8 @@ def notices_from_geojson(doc: Any, limits: GeometryLimits | None = None) -> list
         except errors.DeconflictError as exc:
             exc.extra.setdefault("feature", index)
             raise
+        if progress is not None and index % 1000 == 999:
+            progress(1000)
         entry = grouped.get(notice_id)
         if entry is None:
             grouped[notice_id] = {
