@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -57,6 +58,9 @@ def _read_json(name: str) -> Any:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # A large file is millions of small objects that never form cycles: the cyclic
+    # collector would rescan them all again and again (about a quarter of the time).
+    gc.disable()
     doc = _read_json(args.file)
     features = doc.get("features") if isinstance(doc, dict) else None
     count = len(features) if isinstance(features, list) else 0

@@ -39,6 +39,7 @@ from .sphere import (
     gnomonic,
     lonlat_to_unit,
     tangent_frame,
+    tangent_frames,
     unit_to_lonlat,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "from_plane",
     "normalise_longitude",
     "parse_position",
+    "polygons_in_bulk",
 ]
 
 #: The engine reports a pair whose footprints are up to this far apart beyond
@@ -424,6 +426,132 @@ def _polygon(
         geojson=geojson,
         parts=tuple(built),
     )
+
+
+def polygons_in_bulk(objs: Sequence[Any], limits: GeometryLimits) -> list[Footprint | None]:
+    """Footprints of many simple GeoJSON Polygons at once; ``None`` where this path declines.
+
+    It takes Polygons of one ring of plain ``[lon, lat]`` positions and declines
+    everything else (holes, MultiPolygons, altitudes in positions, and any ring
+    that fails a check). A declined footprint is parsed by
+    :func:`footprint_from_geojson`, which accepts it or raises its exact error, so
+    results and error messages are the same either way; only the work is shared.
+    """
+    out: list[Footprint | None] = [None] * len(objs)
+    by_length: dict[int, list[int]] = {}
+    for k, obj in enumerate(objs):
+        if type(obj) is not dict or obj.get("type") != "Polygon":
+            continue
+        rings: Any = obj.get("coordinates")
+        if not (type(rings) is list and len(rings) == 1 and type(rings[0]) is list):
+            continue
+        if 4 <= len(rings[0]) <= limits.max_vertices + 1:
+            by_length.setdefault(len(rings[0]), []).append(k)
+    for members in by_length.values():
+        for k, footprint in zip(members, _simple_rings(objs, members, limits), strict=True):
+            out[k] = footprint
+    return out
+
+
+def _as_array(rings: list[Any]) -> np.ndarray | None:
+    try:
+        array = np.array(rings, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return array if array.ndim == 3 and array.shape[2] == 2 else None
+
+
+def _simple_rings(
+    objs: Sequence[Any], members: list[int], limits: GeometryLimits
+) -> list[Footprint | None]:
+    rings = [objs[k]["coordinates"][0] for k in members]
+    found: list[Footprint | None] = [None] * len(members)
+    whole = _as_array(rings)
+    if whole is not None:
+        index, coords = list(range(len(rings))), whole
+    else:  # one ring is not plain numbers: the others still go in bulk
+        singles = [_as_array([r]) for r in rings]
+        index = [i for i, single in enumerate(singles) if single is not None]
+        if not index:
+            return found
+        coords = np.concatenate([s for s in singles if s is not None])
+    # JSON true/false read as 1/0: a ring holding exactly 0 or 1 is checked value by value.
+    suspect = np.any((coords == 0.0) | (coords == 1.0), axis=(1, 2))
+    for n in np.flatnonzero(suspect).tolist():
+        if any(type(x) is bool for p in rings[index[n]] for x in p):
+            coords[n] = np.nan
+    lon, lat = coords[..., 0], coords[..., 1]
+    good = np.all(np.isfinite(coords), axis=(1, 2)) & np.all(np.abs(lat) < 90.0, axis=1)
+    good &= np.all(coords[:, 0] == coords[:, -1], axis=1)
+    with np.errstate(invalid="ignore"):
+        lon = np.fmod(lon, 360.0)
+        lon = np.where(lon <= -180.0, lon + 360.0, np.where(lon > 180.0, lon - 360.0, lon))
+        steps = (np.diff(lon, axis=1) + 180.0) % 360.0 - 180.0
+        unwrapped = np.cumsum(np.concatenate([lon[:, :1], steps], axis=1), axis=1)
+    good &= np.all(np.abs(steps) < 180.0, axis=1)
+    good &= np.abs(unwrapped[:, -1] - unwrapped[:, 0]) <= 180.0
+    west, east_unwrapped = unwrapped.min(axis=1), unwrapped.max(axis=1)
+    good &= east_unwrapped - west <= 180.0
+    v = lonlat_to_unit(lon, lat)
+    good &= ~np.any(np.all(v[:, 1:] == v[:, :-1], axis=2), axis=1)
+    lat_lo, lat_hi = arc_latitude_range(v[:, :-1], v[:, 1:])
+    center = v[:, :-1].sum(axis=1)
+    center /= np.linalg.norm(center, axis=1, keepdims=True)
+    cap = np.max(angle(v[:, :-1], center[:, None, :]), axis=1)
+    good &= np.degrees(cap) <= _MAX_CAP_DEG
+    east, north = tangent_frames(center)
+    depth = np.einsum("kij,kj->ki", v, center)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        planes = (
+            np.stack([np.einsum("kij,kj->ki", v, east), np.einsum("kij,kj->ki", v, north)], axis=2)
+            / depth[..., None]
+        )
+    polygons = np.full(len(index), None, dtype=object)
+    if good.any():
+        polygons[good] = shapely.polygons(planes[good])
+        good[good] = shapely.is_valid(polygons[good])
+    for sign in (1.0, -1.0):  # a pole inside the ring: declined (the parser names it)
+        facing = good & (center[:, 2] * sign > 0.0)
+        if facing.any():  # the pole's image about each centre
+            x = east[facing, 2] / center[facing, 2]
+            y = north[facing, 2] / center[facing, 2]
+            good[facing] &= ~shapely.intersects_xy(polygons[facing], x, y)
+    a, b = v[:, :-1], v[:, 1:]
+    num = np.sum(center[:, None, :] * cross(a, b), axis=2)
+    den = 1.0 + np.sum(a * center[:, None, :], axis=2) + np.sum(b * center[:, None, :], axis=2)
+    den += np.sum(a * b, axis=2)
+    area_m2 = np.abs(np.sum(2.0 * np.arctan2(num, den), axis=1)) * EARTH_RADIUS_M**2
+    good &= area_m2 <= limits.max_area_km2 * 1e6
+    kept = np.flatnonzero(good)
+    positions = np.stack([lon[kept], lat[kept]], axis=2).tolist()
+    spans = (east_unwrapped[kept] - west[kept]).tolist()
+    columns = zip(
+        kept.tolist(),
+        positions,
+        west[kept].tolist(),
+        spans,
+        lat_lo[kept].min(axis=1).tolist(),
+        lat_hi[kept].max(axis=1).tolist(),
+        cap[kept].tolist(),
+        area_m2[kept].tolist(),
+        strict=True,
+    )
+    for n, ring, w, span, south, north, c, area in columns:
+        w = normalise_longitude(w)
+        found[index[n]] = Footprint(
+            shape="polygon",
+            vertices=v[n, :-1],
+            edge_a=v[n, :-1],
+            edge_b=v[n, 1:],
+            radius=0.0,
+            center=center[n],
+            cap=c,
+            bbox=BBox(w, south, normalise_longitude(w + span), north),
+            area_m2=area,
+            geojson={"type": "Polygon", "coordinates": [ring]},
+            parts=(_Part(center=center[n], plane=polygons[n]),),
+        )
+    return found
 
 
 def _polygon_geojson(parts: list[tuple[list[list[tuple[float, float]]], str]]) -> dict[str, Any]:

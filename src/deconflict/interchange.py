@@ -12,7 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from . import errors
-from .geometry import Footprint, GeometryLimits, circle, footprint_from_geojson, parse_position
+from .geometry import (
+    Footprint,
+    GeometryLimits,
+    circle,
+    footprint_from_geojson,
+    parse_position,
+    polygons_in_bulk,
+)
 from .model import Audience, Conflict, Notice, NoticeKind, Volume
 from .movement import slices
 from .volumes import parse_altitude, parse_instant, parse_route, parse_time_window, require
@@ -27,8 +34,9 @@ def format_instant(instant: dt.datetime | None) -> str | None:
 
 
 def _feature(
-    feature: Any, index: int, limits: GeometryLimits
+    feature: Any, index: int, limits: GeometryLimits, parsed: Footprint | None = None
 ) -> tuple[str, str, NoticeKind, str | None, list[Volume], Any]:
+    """One feature as a notice's parts; ``parsed`` is its footprint if already parsed in bulk."""
     path = f"features[{index}]"
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise errors.WrongType("expected a GeoJSON Feature", field=path)
@@ -54,7 +62,9 @@ def _feature(
     if kind is NoticeKind.MOVEMENT:
         volumes = _movement(geometry, props, path, limits)
         return notice_id, party, kind, category, volumes, props.get("contact")
-    if isinstance(geometry, dict) and geometry.get("type") == "Point":
+    if parsed is not None:
+        footprint = parsed
+    elif isinstance(geometry, dict) and geometry.get("type") == "Point":
         footprint = _point_circle(geometry, props, path, limits)
     else:
         footprint = footprint_from_geojson(geometry, limits, f"{path}.geometry")
@@ -66,6 +76,16 @@ def _feature(
         ),
     )
     return notice_id, party, kind, category, [volume], props.get("contact")
+
+
+def _geometry(feature: Any) -> Any:
+    """A feature's geometry, for parsing in bulk (movements are routes, parsed apart)."""
+    if type(feature) is not dict:
+        return None
+    props = feature.get("properties")
+    if type(props) is dict and props.get("kind") == NoticeKind.MOVEMENT.value:
+        return None
+    return feature.get("geometry")
 
 
 def _point_circle(
@@ -141,9 +161,12 @@ def notices_from_geojson(
     if not isinstance(features, list):
         raise errors.WrongType("features must be a list", field="features")
     grouped: dict[str, dict[str, Any]] = {}
+    footprints = polygons_in_bulk([_geometry(f) for f in features], limits)
     for index, feature in enumerate(features):
         try:
-            notice_id, party, kind, category, volumes, contact = _feature(feature, index, limits)
+            notice_id, party, kind, category, volumes, contact = _feature(
+                feature, index, limits, footprints[index]
+            )
         except errors.DeconflictError as exc:
             exc.extra.setdefault("feature", index)
             raise
