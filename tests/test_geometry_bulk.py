@@ -62,6 +62,7 @@ def _same(a: Footprint, b: Footprint) -> None:
     box_b = (b.bbox.west, b.bbox.south, b.bbox.east, b.bbox.north)
     assert box_a == pytest.approx(box_b, abs=1e-12)
     assert a.geojson == b.geojson
+    assert a.core.equals_exact(b.core, 0.0)
     assert [
         p.plane.equals_exact(q.plane, 1e-12) for p, q in zip(a.parts, b.parts, strict=True)
     ] == [True]

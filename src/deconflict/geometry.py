@@ -523,7 +523,9 @@ def _simple_rings(
     area_m2 = np.abs(np.sum(2.0 * np.arctan2(num, den), axis=1)) * EARTH_RADIUS_M**2
     good &= area_m2 <= limits.max_area_km2 * 1e6
     kept = np.flatnonzero(good)
-    positions = np.stack([lon[kept], lat[kept]], axis=2).tolist()
+    lonlat = np.stack([lon[kept], lat[kept]], axis=2)
+    positions = lonlat.tolist()
+    cores = shapely.polygons(lonlat)
     spans = (east_unwrapped[kept] - west[kept]).tolist()
     columns = zip(
         kept.tolist(),
@@ -534,11 +536,12 @@ def _simple_rings(
         lat_hi[kept].max(axis=1).tolist(),
         cap[kept].tolist(),
         area_m2[kept].tolist(),
+        cores,
         strict=True,
     )
-    for n, ring, w, span, south, north, c, area in columns:
+    for n, ring, w, span, south, north, c, area, core in columns:
         w = normalise_longitude(w)
-        found[index[n]] = Footprint(
+        footprint = Footprint(
             shape="polygon",
             vertices=v[n, :-1],
             edge_a=v[n, :-1],
@@ -551,6 +554,8 @@ def _simple_rings(
             geojson={"type": "Polygon", "coordinates": [ring]},
             parts=(_Part(center=center[n], plane=polygons[n]),),
         )
+        footprint.__dict__["core"] = core  # made in bulk above; ``core`` is cached there
+        found[index[n]] = footprint
     return found
 
 

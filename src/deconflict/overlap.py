@@ -94,12 +94,31 @@ def pair_shapes(
         kept = shapes[keep]
         _, index = shapely.get_coordinates(kept, return_index=True)
         lonlat = shapely.transform(kept, _to_lonlat(np.asarray(centers)[keep], index))
-        for k, geometry in zip(np.flatnonzero(keep).tolist(), lonlat, strict=True):
-            if geometry.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
-                parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type == "Polygon"]
-                geometry = shapely.MultiPolygon(parts)
-            out[k] = shapely.geometry.mapping(geometry)
+        for k, drawn in zip(np.flatnonzero(keep).tolist(), _geojson(lonlat), strict=True):
+            out[k] = drawn
     return out, shares
+
+
+def _geojson(shapes: np.ndarray) -> list[dict[str, Any]]:
+    """GeoJSON of areal shapes; a plain polygon's rings straight from one coordinate array."""
+    out: list[dict[str, Any]] = []
+    plain = (shapely.get_type_id(shapes) == 3) & (shapely.get_num_interior_rings(shapes) == 0)
+    rings = shapely.get_exterior_ring(shapes[plain])
+    coords, index = shapely.get_coordinates(rings, return_index=True)
+    ends = np.cumsum(np.bincount(index, minlength=len(rings))).tolist()
+    points = coords.tolist()
+    starts = [0, *ends[:-1]]
+    exteriors = iter(zip(starts, ends, strict=True))
+    for shape, simple in zip(shapes, plain.tolist(), strict=True):
+        if simple:
+            a, b = next(exteriors)
+            out.append({"type": "Polygon", "coordinates": [points[a:b]]})
+            continue
+        if shape.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
+            parts = [g for g in getattr(shape, "geoms", []) if g.geom_type == "Polygon"]
+            shape = shapely.MultiPolygon(parts)
+        out.append(shapely.geometry.mapping(shape))
+    return out
 
 
 def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
