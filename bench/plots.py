@@ -82,8 +82,39 @@ def _ledger(results: Path) -> None:
     plt.close(fig)
 
 
+def _check(results: Path) -> None:
+    rows = json.loads((results / "check.json").read_text())["rows"]
+    before_path = results / "check-before.json"
+    before = json.loads(before_path.read_text())["cli_s"] if before_path.exists() else {}
+    labels = [f"{r['operations']:,}" for r in rows]
+    series = [
+        ("before (pairwise)", [before.get(str(r["operations"]), 0.0) for r in rows], "C3"),
+        ("deconflict check", [r["ours"]["cli_s"] for r in rows], "C0"),
+        ("PostGIS load+index+join", [r["postgis"]["total_s"] for r in rows], "C2"),
+    ]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    width = 0.27
+    for k, (label, values, color) in enumerate(series):
+        xs = [i + (k - 1) * width for i in range(len(rows))]
+        ax.bar(xs, values, width, label=label, color=color)
+        for x, v in zip(xs, values, strict=True):
+            if v:
+                ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(rows)), labels)
+    ax.set_yscale("log")
+    ax.set_xlabel("operations in the theater")
+    ax.set_ylabel("wall time (s), log scale")
+    ax.set_title("Whole-theater check: deconflict vs PostGIS self-join")
+    ax.legend(fontsize=8)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(results / "check.png", dpi=120)
+    plt.close(fig)
+
+
 def plot_all(results: Path) -> None:
-    for name, draw in (("engine", _engine), ("http", _http), ("ledger", _ledger)):
+    drawn = (("engine", _engine), ("http", _http), ("ledger", _ledger), ("check", _check))
+    for name, draw in drawn:
         if (results / f"{name}.json").exists():
             draw(results)
             print(f"wrote {results / (name + '.png')}")

@@ -34,7 +34,6 @@ from deconflict.store.records import Extent, VolumeRow
 __all__ = [
     "conflicts_in_store",
     "extents",
-    "find_conflicts",
     "footprint_of_core",
     "volume_rows",
 ]
@@ -116,17 +115,6 @@ def _screened(
             yield kind, chosen, candidates, i, np.flatnonzero(hits)
 
 
-def find_conflicts(
-    tx: Transaction, notice: Notice, policy: SeparationPolicy
-) -> dict[str, set[tuple[int, int]]]:
-    """Other notices in conflict with ``notice``: id → (its volume, their volume) pairs."""
-    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
-    for _, chosen, _, i, hits in _screened(tx, notice, policy):
-        for k in hits.tolist():
-            found[chosen[k][1]].add((i, int(chosen[k][2])))
-    return dict(found)
-
-
 def _time_share(
     overlap: tuple[dt.datetime, dt.datetime | None], window: TimeWindow, margin_s: float
 ) -> float:
@@ -141,7 +129,7 @@ def _time_share(
 def conflicts_in_store(
     tx: Transaction, notice: Notice, policy: SeparationPolicy
 ) -> dict[str, tuple[ConflictKind, list[Overlap]]]:
-    """Like :func:`find_conflicts`, with each pair's overlap seen from ``notice``'s side.
+    """Other notices in conflict with ``notice``, each pair's overlap seen from its side.
 
     Overlap shapes are cut for all pairs of a volume in one vectorised call, from
     the candidates' stored cores, so no other notice needs to be parsed.

@@ -17,6 +17,7 @@ from .geometry import Footprint
 from .sphere import (
     EARTH_RADIUS_M,
     lonlat_to_unit,
+    tangent_frame,
     tangent_frames,
     unit_to_lonlat,
 )
@@ -30,12 +31,27 @@ _QUAD_SEGS = 8
 _CIRCUMSCRIBE = 1.0 / math.cos(math.pi / (4 * _QUAD_SEGS))
 
 
-def _to_lonlat(centers: np.ndarray, index: np.ndarray) -> Any:
-    """Inverse gnomonic projection of every coordinate about its own shape's centre."""
+def _frames(centers: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Centre, east and north for every coordinate: one frame, or each shape's own."""
+    if centers.ndim == 1:
+        east, north = tangent_frame(centers)
+        return centers, east, north
     east, north = tangent_frames(centers)
+    return centers[index], east[index], north[index]
+
+
+def _dot(units: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot products with one vector or with a vector per row."""
+    result: np.ndarray = units @ v if v.ndim == 1 else np.einsum("ij,ij->i", units, v)
+    return result
+
+
+def _to_lonlat(centers: np.ndarray, index: np.ndarray) -> Any:
+    """Inverse gnomonic projection of every coordinate about its shape's centre."""
+    center, east, north = _frames(centers, index)
 
     def inverse(xy: np.ndarray) -> np.ndarray:
-        p = centers[index] + xy[:, :1] * east[index] + xy[:, 1:2] * north[index]
+        p = center + xy[:, :1] * east + xy[:, 1:2] * north
         lon, lat = unit_to_lonlat(p / np.linalg.norm(p, axis=1, keepdims=True))
         return np.column_stack([np.round(lon, 7), np.round(lat, 7)])
 
@@ -59,7 +75,7 @@ def overlap_shapes(
         planes,
         radii,
         lateral_m,
-        np.broadcast_to(query.center, (n, 3)),
+        query.center,
     )
 
 
@@ -74,9 +90,10 @@ def pair_shapes(
     """Overlap shapes of many pairs at once: the part of each ``mine`` within reach of its pair.
 
     Pair ``k``'s cores are ``mine[k]`` and ``planes[k]``, both projected about
-    ``centers[k]``, where the plane's unit is very nearly one radian, which is all
-    display needs. Returns GeoJSON (``None`` where the overlap has no area) and the
-    share of each other side's buffered area that the overlap covers.
+    ``centers[k]`` (or all about ``centers`` if it is one vector), where the
+    plane's unit is very nearly one radian, which is all display needs. Returns
+    GeoJSON (``None`` where the overlap has no area) and the share of each other
+    side's buffered area that the overlap covers.
     """
     grown = np.where(
         my_radii > 0, shapely.buffer(mine, my_radii * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS), mine
@@ -93,7 +110,9 @@ def pair_shapes(
     if keep.any():
         kept = shapes[keep]
         _, index = shapely.get_coordinates(kept, return_index=True)
-        lonlat = shapely.transform(kept, _to_lonlat(np.asarray(centers)[keep], index))
+        chosen = np.asarray(centers)
+        chosen = chosen if chosen.ndim == 1 else chosen[keep]
+        lonlat = shapely.transform(kept, _to_lonlat(chosen, index))
         for k, drawn in zip(np.flatnonzero(keep).tolist(), _geojson(lonlat), strict=True):
             out[k] = drawn
     return out, shares
@@ -106,13 +125,16 @@ def _geojson(shapes: np.ndarray) -> list[dict[str, Any]]:
     rings = shapely.get_exterior_ring(shapes[plain])
     coords, index = shapely.get_coordinates(rings, return_index=True)
     ends = np.cumsum(np.bincount(index, minlength=len(rings))).tolist()
-    points = coords.tolist()
+    # Tuples of floats, as shapely's mapping gives, made straight from two columns:
+    # the collector stops tracking them, where a list per point would be promoted
+    # and make full collections (tens of ms on a large heap) several times as frequent.
+    points = list(zip(coords[:, 0].tolist(), coords[:, 1].tolist(), strict=True))
     starts = [0, *ends[:-1]]
     exteriors = iter(zip(starts, ends, strict=True))
     for shape, simple in zip(shapes, plain.tolist(), strict=True):
         if simple:
             a, b = next(exteriors)
-            out.append({"type": "Polygon", "coordinates": [points[a:b]]})
+            out.append({"type": "Polygon", "coordinates": (tuple(points[a:b]),)})
             continue
         if shape.geom_type not in ("Polygon", "MultiPolygon"):  # keep the areal parts
             parts = [g for g in getattr(shape, "geoms", []) if g.geom_type == "Polygon"]
@@ -127,29 +149,24 @@ def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
-    return project_each(geoms, np.broadcast_to(center, (count, 3)))
+    return project_each(geoms, np.asarray(center))
 
 
 def project_each(geoms: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each geometry's smallest depth (cosine from its own centre) and its gnomonic image.
 
     ``centers[k]`` is the plane's centre for ``geoms[k]``: pairs of a bulk check are
-    each projected about their own centre in one pass.
+    each projected about their own centre in one pass. One vector projects all
+    about it, as one query's candidates are.
     """
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     units = lonlat_to_unit(coords[:, 0], coords[:, 1])
-    east, north = tangent_frames(np.asarray(centers))
-    depth_each = np.einsum("ij,ij->i", units, np.asarray(centers)[index])
+    center, east, north = _frames(np.asarray(centers), index)
+    depth_each = _dot(units, center)
     depth = np.full(len(geoms), np.inf)
     np.minimum.at(depth, index, depth_each)
     with np.errstate(divide="ignore", invalid="ignore"):
-        xy = (
-            np.column_stack(
-                [
-                    np.einsum("ij,ij->i", units, east[index]),
-                    np.einsum("ij,ij->i", units, north[index]),
-                ]
-            )
-            / depth_each[:, None]
-        )
+        x = _dot(units, east)
+        y = _dot(units, north)
+        xy = np.column_stack([x, y]) / depth_each[:, None]
     return depth, shapely.transform(geoms, lambda _: xy)

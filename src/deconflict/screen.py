@@ -280,10 +280,15 @@ def screen_pairs(
     live = np.flatnonzero(alive)
     if not len(live):
         return result
-    mine, inverse = np.unique(ia[live], return_inverse=True)
+    if len(a) == 1:  # one volume against many: admission's case, kept cheap
+        mine, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(live), dtype=np.int64)
+    else:
+        mine, inverse = np.unique(ia[live], return_inverse=True)
+    # One volume against many (admission) projects everything about one centre.
+    centers = a_centers[mine[0]] if len(mine) == 1 else a_centers[ia[live]]
     my_depth, my_planes = project_each(a.cores[mine], a_centers[mine])
     q_depth, q_planes = my_depth[inverse], my_planes[inverse]
-    depth, planes = project_each(b.cores[ib[live]], a_centers[ia[live]])
+    depth, planes = project_each(b.cores[ib[live]], centers)
     usable = (depth > _MIN_DEPTH) & (q_depth > _MIN_DEPTH)
     planar = np.full(len(live), np.inf)
     if usable.any():
