@@ -135,3 +135,25 @@ def test_the_bulk_check_finds_exactly_the_defined_pairs(
     assert len(expected) > 300, "the theater should be dense enough to test something"
     assert not expected - got, f"missed {sorted(expected - got)[:5]}"
     assert not got - expected, f"spurious {sorted(got - expected)[:5]}"
+
+
+def test_small_chunks_give_the_same_conflicts_in_the_same_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pairs are decided, and conflicts made, a chunk at a time; no conflict is split."""
+    from deconflict import theater
+
+    notices = _theater(3, 600)
+    policy = POLICIES["buffers"]
+    whole = detect_all(notices, policy)
+    monkeypatch.setattr(theater, "_CHUNK", 1)  # every pair its own chunk
+    chunked = detect_all(notices, policy)
+    assert len(whole) > 200
+    assert sum(len(c.overlaps) > 1 for c in whole) > 5, "some conflicts must span several rows"
+    assert [
+        (c.a, c.b, c.kind, [(o.a_volume, o.b_volume, o.distance_m) for o in c.overlaps])
+        for c in chunked
+    ] == [
+        (c.a, c.b, c.kind, [(o.a_volume, o.b_volume, o.distance_m) for o in c.overlaps])
+        for c in whole
+    ]

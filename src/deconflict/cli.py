@@ -12,7 +12,7 @@ import socket
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from deconflict.clock import SystemClock
 from deconflict.config import Settings, load_settings
 from deconflict.conflicts import SeparationPolicy
 from deconflict.interchange import conflict_to_json, notices_from_geojson
-from deconflict.theater import detect_all
+from deconflict.theater import iter_conflicts
 
 __all__ = ["main"]
 
@@ -71,27 +71,44 @@ def _check(args: argparse.Namespace) -> int:
         args.buffer_lateral, args.buffer_vertical, args.buffer_time
     )
     with _bar(0, "checked", "pair", disable=count <= _CHECK_BAR_FROM) as bar:
-        conflicts = detect_all(notices, policy, progress=bar.update)
-    if args.json:
-        # One conflict per line: valid JSON, readable with grep and less, and written by
-        # the C encoder (an indented dump of a large theater took most of the run).
-        out = sys.stdout
-        out.write('{"conflicts": [')
-        for n, c in enumerate(conflicts):
-            out.write(",\n" if n else "\n")
-            out.write(json.dumps(conflict_to_json(c), ensure_ascii=False))
-        out.write("\n]}\n" if conflicts else "]}\n")
-    else:
-        for c in conflicts:
-            view = conflict_to_json(c)["overlap"]
-            alt = view["altitude"]
-            print(
-                f"{c.kind.value:<10} {c.a} × {c.b}: distance {view['distance_m']:g} m, "
-                f"altitude {alt['lower']}–{alt['upper']} m {alt['reference']}, "
-                f"time {view['time']['start']} – {view['time']['end'] or 'open'}"
-            )
-        print(f"{len(conflicts)} conflict(s) among {len(notices)} notice(s)")
-    return 1 if conflicts else 0
+        conflicts = iter_conflicts(notices, policy, progress=bar.update)
+        if args.json:
+            found = _write_json(conflicts)
+        else:
+            found = _write_lines(conflicts)
+            print(f"{found} conflict(s) among {len(notices)} notice(s)")
+    return 1 if found else 0
+
+
+def _write_json(conflicts: Iterator[Any]) -> int:
+    """One conflict per line, written as found: valid JSON, readable with grep and less.
+
+    Conflicts are not all held at once, and the C encoder writes them (an indented
+    dump of a large theater took most of the run).
+    """
+    out = sys.stdout
+    out.write('{"conflicts": [')
+    count = 0
+    for count, c in enumerate(conflicts, start=1):
+        out.write(",\n" if count > 1 else "\n")
+        out.write(json.dumps(conflict_to_json(c), ensure_ascii=False))
+    out.write("\n]}\n" if count else "]}\n")
+    return count
+
+
+def _write_lines(conflicts: Iterator[Any]) -> int:
+    """One line of text per conflict, written as found."""
+    count = 0
+    for c in conflicts:
+        count += 1
+        view = conflict_to_json(c)["overlap"]
+        alt = view["altitude"]
+        print(
+            f"{c.kind.value:<10} {c.a} × {c.b}: distance {view['distance_m']:g} m, "
+            f"altitude {alt['lower']}–{alt['upper']} m {alt['reference']}, "
+            f"time {view['time']['start']} – {view['time']['end'] or 'open'}"
+        )
+    return count
 
 
 def _serve_app(service: Any, host: str, port: int, tls: tuple[str, str] | None = None) -> None:

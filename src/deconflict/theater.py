@@ -36,7 +36,7 @@ from .model import Conflict, ConflictKind, Notice, NoticeKind, Overlap, Volume
 from .overlap import pair_shapes, project_each
 from .screen import Candidates, screen_pairs, w84_bounds
 
-__all__ = ["detect_all"]
+__all__ = ["detect_all", "iter_conflicts"]
 
 Ints = npt.NDArray[np.int64]
 #: Pairs decided per call of the exact test: bounds the memory of a large check.
@@ -95,9 +95,22 @@ def detect_all(
     Seen from the earlier notice of each pair. ``progress(k)`` is told as each
     ``k`` candidate pairs are decided.
     """
+    return list(iter_conflicts(notices, policy, progress))
+
+
+def iter_conflicts(
+    notices: Sequence[Notice],
+    policy: SeparationPolicy,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Conflict]:
+    """:func:`detect_all` as it goes: a large theater's conflicts need not all be held.
+
+    Pairs are decided first (two integers each); conflicts with their overlap
+    shapes are then made and handed over a chunk at a time.
+    """
     theater = _Theater.of(notices)
     if len(theater.volumes) < 2:
-        return []
+        return
     i, j = _candidate_pairs(theater, policy)
     keep = (theater.notice[i] != theater.notice[j]) & (theater.party[i] != theater.party[j])
     keep &= theater.operation[i] | theater.operation[j]  # a protected place meets no other
@@ -113,7 +126,16 @@ def detect_all(
             progress(len(ci))
     i, j = np.concatenate(found_i), np.concatenate(found_j)
     order = np.lexsort((theater.within[j], theater.within[i], theater.notice[j], theater.notice[i]))
-    return list(_conflicts(theater, notices, i[order], j[order], policy))
+    i, j = i[order], j[order]
+    key = theater.notice[i] * len(notices) + theater.notice[j]
+    starts = np.flatnonzero(np.diff(key, prepend=-1))  # where each notice pair begins
+    lo = 0
+    while lo < len(i):
+        # Cut at a notice pair's first row, so no conflict spans two chunks.
+        later = starts[starts >= lo + _CHUNK]
+        hi = int(later[0]) if len(later) else len(i)
+        yield from _conflicts(theater, notices, i[lo:hi], j[lo:hi], policy)
+        lo = hi
 
 
 def _buffer_columns(
