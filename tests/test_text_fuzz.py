@@ -46,22 +46,18 @@ def store_world(
         yield world
 
 
-def _strings(value: Any, path: str = "") -> Iterator[tuple[str, tuple[str | int, ...]]]:
-    """The field path and the walkable path of every string in ``value``."""
-    yield from _walk(value, path, ())
-
-
-def _walk(
-    value: Any, path: str, steps: tuple[str | int, ...]
+def _strings(
+    value: Any, path: str = "", steps: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """The field path and the walkable path of every string in ``value``."""
     if isinstance(value, str):
         yield path, steps
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _walk(item, f"{path}.{key}" if path else key, (*steps, key))
+            yield from _strings(item, f"{path}.{key}" if path else key, (*steps, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _walk(item, f"{path}[{i}]", (*steps, i))
+            yield from _strings(item, f"{path}[{i}]", (*steps, i))
 
 
 def _objects(value: Any, path: str = "") -> Iterator[tuple[str, tuple[str | int, ...]]]:

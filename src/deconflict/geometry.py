@@ -393,9 +393,8 @@ def _polygon(
             raise errors.InvalidValue(f"invalid polygon: {reason}", field=part_field)
         if _contains_pole(plane, center):
             raise errors.ContainsPole("the polygon contains a pole", field=part_field)
-        area += sum(
-            abs(_solid_angle(v, center)) * (1 if i == 0 else -1) for i, v in enumerate(part_vectors)
-        )
+        angles = [float(_solid_angles(v[None], center[None])[0]) for v in part_vectors]
+        area += abs(angles[0]) - sum(abs(x) for x in angles[1:])  # the outer ring less holes
         built.append(_Part(center=center, plane=plane))
         part_caps.append((center, cap))
     west, span = _covering_span(intervals)
@@ -516,11 +515,7 @@ def _simple_rings(
             x = east[facing, 2] / center[facing, 2]
             y = north[facing, 2] / center[facing, 2]
             good[facing] &= ~shapely.intersects_xy(polygons[facing], x, y)
-    a, b = v[:, :-1], v[:, 1:]
-    num = np.sum(center[:, None, :] * cross(a, b), axis=2)
-    den = 1.0 + np.sum(a * center[:, None, :], axis=2) + np.sum(b * center[:, None, :], axis=2)
-    den += np.sum(a * b, axis=2)
-    area_m2 = np.abs(np.sum(2.0 * np.arctan2(num, den), axis=1)) * EARTH_RADIUS_M**2
+    area_m2 = np.abs(_solid_angles(v, center)) * EARTH_RADIUS_M**2
     good &= area_m2 <= limits.max_area_km2 * 1e6
     kept = np.flatnonzero(good)
     lonlat = np.stack([lon[kept], lat[kept]], axis=2)
@@ -575,12 +570,13 @@ def _contains_pole(plane: Any, center: Vectors) -> bool:
     return False
 
 
-def _solid_angle(ring: Vectors, center: Vectors) -> float:
-    """Signed solid angle of a closed ring, as a fan of triangles from ``center``."""
-    a, b = ring[:-1], ring[1:]
-    num = np.sum(center * cross(a, b), axis=1)
-    den = 1.0 + a @ center + b @ center + np.sum(a * b, axis=1)
-    return float(np.sum(2.0 * np.arctan2(num, den)))
+def _solid_angles(rings: Vectors, centers: Vectors) -> Vectors:
+    """Signed solid angle of each closed ring ``(k, n, 3)``, a fan of triangles from its centre."""
+    a, b, c = rings[:, :-1], rings[:, 1:], centers[:, None, :]
+    num = np.sum(c * cross(a, b), axis=2)
+    den = 1.0 + np.sum(a * c, axis=2) + np.sum(b * c, axis=2) + np.sum(a * b, axis=2)
+    result: Vectors = np.sum(2.0 * np.arctan2(num, den), axis=1)
+    return result
 
 
 def _normalised(v: Vectors) -> Vectors:

@@ -22,9 +22,10 @@ from .sphere import (
     unit_to_lonlat,
 )
 
-__all__ = ["overlap_shapes", "pair_shapes", "project", "project_each"]
+__all__ = ["MIN_DEPTH", "overlap_shapes", "pair_shapes", "project", "project_each"]
 
-_MIN_DEPTH = 0.2  # keep projected points well inside the hemisphere
+#: Projected points must lie at least this deep (cosine from the centre) to be used.
+MIN_DEPTH = 0.2
 _QUAD_SEGS = 8
 #: A buffer's polygon has its vertices on the circle; widen its radius by this
 #: much and its edges lie outside instead, so a drawn overlap never understates.

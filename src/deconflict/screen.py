@@ -38,7 +38,7 @@ from deconflict.altitude import DatumMargins
 from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, Footprint
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, TimeWindow, Volume
-from deconflict.overlap import project_each
+from deconflict.overlap import MIN_DEPTH, project_each
 from deconflict.sphere import EARTH_RADIUS_M
 
 __all__ = [
@@ -65,7 +65,6 @@ _AGL = REFERENCE_CODES[AltitudeReference.AGL]
 _REFERENCES = {code: ref for ref, code in REFERENCE_CODES.items()}
 _UNIX = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _FOREVER = int(np.iinfo(np.int64).max)
-_MIN_DEPTH = 0.2  # projected points stay well inside the hemisphere
 
 
 def to_micros(instant: dt.datetime | None) -> int:
@@ -154,7 +153,7 @@ class Candidates:
         """From parsed volumes, as a bulk check holds them."""
         columns = [_band_columns(v) for v in volumes]
         return cls(
-            np.array([v.footprint.core for v in volumes] or [], dtype=object),
+            np.array([v.footprint.core for v in volumes], dtype=object),
             np.array([v.footprint.radius for v in volumes], dtype=np.float64),
             np.array([c["ref"] for c in columns], dtype=np.int8),
             np.array([c["lower"] for c in columns], dtype=np.float64),
@@ -289,7 +288,7 @@ def screen_pairs(
     my_depth, my_planes = project_each(a.cores[mine], a_centers[mine])
     q_depth, q_planes = my_depth[inverse], my_planes[inverse]
     depth, planes = project_each(b.cores[ib[live]], centers)
-    usable = (depth > _MIN_DEPTH) & (q_depth > _MIN_DEPTH)
+    usable = (depth > MIN_DEPTH) & (q_depth > MIN_DEPTH)
     planar = np.full(len(live), np.inf)
     if usable.any():
         planar[usable] = shapely.distance(q_planes[usable], planes[usable])

@@ -33,7 +33,7 @@ import shapely
 from .conflicts import SeparationPolicy, footprint_distance_m, overlap_extent
 from .geometry import TOLERANCE_M
 from .model import Conflict, ConflictKind, Notice, NoticeKind, Overlap, Volume
-from .overlap import pair_shapes, project_each
+from .overlap import MIN_DEPTH, pair_shapes, project_each
 from .screen import Candidates, screen_pairs, w84_bounds
 
 __all__ = ["detect_all", "iter_conflicts"]
@@ -44,7 +44,6 @@ _CHUNK = 200_000
 #: About this many volumes per bucket, where the windows allow.
 _BUCKET = 4_000
 _LAYER_M = 1_000.0
-_MIN_DEPTH = 0.2
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,6 @@ def _candidate_pairs(theater: _Theater, policy: SeparationPolicy) -> tuple[Ints,
     bboxes = [v.footprint.bbox for v in theater.volumes]
     starts, counts, rects = _pieces([b.pieces() for b in bboxes])
     p_starts, p_counts, padded = _pieces([b.padded(pad).pieces() for b in bboxes])
-    home_of = np.empty(0, dtype=np.int64)
     found_i: list[Ints] = [np.empty(0, dtype=np.int64)]
     found_j: list[Ints] = [np.empty(0, dtype=np.int64)]
     for members, home in _groups(volume, bucket, edges):
@@ -311,7 +309,7 @@ def _shapes(
     centers = middle / np.where(norm < 1e-9, 1.0, norm)
     depth_a, mine = project_each(c.cores[i], centers)
     depth_b, theirs = project_each(c.cores[j], centers)
-    drawable = (norm[:, 0] >= 1e-9) & (depth_a > _MIN_DEPTH) & (depth_b > _MIN_DEPTH)
+    drawable = (norm[:, 0] >= 1e-9) & (depth_a > MIN_DEPTH) & (depth_b > MIN_DEPTH)
     shapes: list[dict[str, object] | None] = [None] * len(i)
     if drawable.any():
         drawn, _ = pair_shapes(
