@@ -484,7 +484,9 @@ class StoreContract:
             assert [a.seq for a in tx.alerts.query("a", "unacknowledged")] == [third]
         with store.write() as tx:
             tx.alerts.delivered(first, "s1", T0 + 3 * HOUR, 42)
-            tx.alerts.mark_delivered([third], T0 + 3 * HOUR)
+            # A webhook delivering first does not count as a stream's delivery.
+            assert tx.alerts.mark_streamed([first, third], T0 + 3 * HOUR) == [first, third]
+            assert tx.alerts.mark_streamed([first, third], T0 + 4 * HOUR) == []
             assert tx.alerts.end_subscription("s1", T0 + 4 * HOUR) is True
             assert tx.alerts.end_subscription("s1", T0 + 4 * HOUR) is False
         with store.read() as tx:

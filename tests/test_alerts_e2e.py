@@ -712,6 +712,28 @@ def test_deliveries_and_acks_are_ledgered_and_the_store_verifies(
     _assert_verified(_deconflict("verify", "--db", world.db, "--key", key_file))
 
 
+def test_a_stream_taking_an_alert_its_webhook_delivered_first_is_ledgered_too(
+    world: World, receiver: Receiver
+) -> None:
+    receiver.start()
+    world.server.start()
+    world.submit("bravo", _BRAVO)
+    world.subscribe("bravo", {"events": ["conflict"], "webhook": {"url": receiver.url}})
+    world.submit("alpha", _alpha(1))
+    receiver.wait(lambda hits: len(hits) >= 1)
+    world.wait_for("the webhook delivery is recorded", lambda: world.pending("bravo") == [])
+
+    event = world.stream("bravo", last_event_id=0).next()
+    channels = sorted(
+        r["channel"] for r in _ledger_records(world, "bravo") if r["type"] == "delivery"
+    )
+    assert channels == ["stream", "webhook"]
+    # A second stream taking the same alert logs nothing new.
+    assert world.stream("bravo", last_event_id=0).next().id == event.id
+    again = [r for r in _ledger_records(world, "bravo") if r["type"] == "delivery"]
+    assert sorted(r["channel"] for r in again) == ["stream", "webhook"]
+
+
 # --- webhook hosts ---------------------------------------------------------------------------
 
 

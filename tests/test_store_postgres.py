@@ -61,12 +61,12 @@ def _migrations(url: str) -> list[int]:
 def test_migrations_run_once(pg_database: Callable[[], str]) -> None:
     url = pg_database()
     first = PostgresStore(url)
-    assert first.schema_version == 8
+    assert first.schema_version == 9
     first.close()
     second = PostgresStore(url)  # would fail with "relation already exists" if re-run
-    assert second.schema_version == 8
+    assert second.schema_version == 9
     second.close()
-    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_a_database_without_a_store_is_not_made_one_when_asked(
@@ -101,8 +101,8 @@ def test_processes_starting_at_once_migrate_once(pg_database: Callable[[], str])
         for _ in range(4)
     ]
     outcomes = [(p.wait(timeout=60), *p.communicate()) for p in runs]
-    assert [(code, out.strip(), err) for code, out, err in outcomes] == [(0, b"8", b"")] * 4
-    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [(code, out.strip(), err) for code, out, err in outcomes] == [(0, b"9", b"")] * 4
+    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_threads_opening_at_once_share_the_schema(pg_database: Callable[[], str]) -> None:
@@ -126,7 +126,7 @@ def test_threads_opening_at_once_share_the_schema(pg_database: Callable[[], str]
         assert tx.parties.get("a") is not None
     for s in stores:
         s.close()
-    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert _migrations(url) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 # --- writes are serialised ---------------------------------------------------------------------

@@ -45,10 +45,10 @@ def test_the_file_is_durable_wal(db_path: Path) -> None:
 
 def test_migrations_run_once(db_path: Path) -> None:
     first = SqliteStore(db_path)
-    assert first.schema_version == 8
+    assert first.schema_version == 9
     first.close()
     second = SqliteStore(db_path)  # would fail with "table exists" if re-run
-    assert second.schema_version == 8
+    assert second.schema_version == 9
     second.close()
 
 

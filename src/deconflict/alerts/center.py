@@ -420,7 +420,7 @@ class AlertCenter:
         if confirm is not None:
             confirm()
         with self._ledger.write() as tx:
-            fresh = set(tx.alerts.mark_delivered([a.seq for a in batch], self._clock.now()))
+            fresh = set(tx.alerts.mark_streamed([a.seq for a in batch], self._clock.now()))
             if fresh:
                 self._ledger.log(
                     tx,

@@ -102,12 +102,12 @@ class PostgresAlerts(Repo):
         )
         return fetch(self._c, alert, query, (party, after, limit))
 
-    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
-        """Mark alerts delivered; returns those that were not already."""
+    def mark_streamed(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
+        """Mark alerts taken by a stream (and so delivered); returns those no stream took before."""
         rows = self._c.execute(
-            "UPDATE alerts SET delivered_at = %s"
-            " WHERE seq = ANY(%s::bigint[]) AND delivered_at IS NULL RETURNING seq",
-            (at, list(seqs)),
+            "UPDATE alerts SET streamed_at = %s, delivered_at = COALESCE(delivered_at, %s)"
+            " WHERE seq = ANY(%s::bigint[]) AND streamed_at IS NULL RETURNING seq",
+            (at, at, list(seqs)),
         ).fetchall()
         return sorted(r[0] for r in rows)
 
@@ -158,7 +158,10 @@ class PostgresAlerts(Repo):
             " WHERE alert_seq = %s AND subscription = %s",
             (at, ledger_idx, seq, subscription),
         )
-        self.mark_delivered([seq], at)
+        self._c.execute(
+            "UPDATE alerts SET delivered_at = COALESCE(delivered_at, %s) WHERE seq = %s",
+            (at, seq),
+        )
 
     def pending(self, party: str) -> list[tuple[int, str, int, str | None]]:
         """``(event id, subscription, attempts, last error)`` of undelivered webhooks."""

@@ -132,13 +132,14 @@ class SqliteAlerts:
         ).fetchall()
         return [_alert(r) for r in rows]
 
-    def mark_delivered(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
-        """Mark alerts delivered; returns those that were not already."""
+    def mark_streamed(self, seqs: Sequence[int], at: dt.datetime) -> list[int]:
+        """Mark alerts taken by a stream (and so delivered); returns those no stream took before."""
         done = []
         for seq in seqs:
             cur = self._c.execute(
-                "UPDATE alerts SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
-                (_ts(at), seq),
+                "UPDATE alerts SET streamed_at = ?, delivered_at = COALESCE(delivered_at, ?)"
+                " WHERE seq = ? AND streamed_at IS NULL",
+                (_ts(at), _ts(at), seq),
             )
             if cur.rowcount == 1:
                 done.append(seq)
@@ -209,7 +210,10 @@ class SqliteAlerts:
             " WHERE alert_seq = ? AND subscription = ?",
             (_ts(at), ledger_idx, seq, subscription),
         )
-        self.mark_delivered([seq], at)
+        self._c.execute(
+            "UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?) WHERE seq = ?",
+            (_ts(at), seq),
+        )
 
     def pending(self, party: str) -> list[tuple[int, str, int, str | None]]:
         """``(event id, subscription, attempts, last error)`` of undelivered webhooks."""
