@@ -96,11 +96,9 @@ def pair_shapes(
     GeoJSON (``None`` where the overlap has no area) and the share of each other
     side's buffered area that the overlap covers.
     """
-    grown = np.where(
-        my_radii > 0, shapely.buffer(mine, my_radii * _CIRCUMSCRIBE, quad_segs=_QUAD_SEGS), mine
-    )
     reach = (radii + np.asarray(lateral_m) / EARTH_RADIUS_M) * _CIRCUMSCRIBE
-    theirs = np.where(reach > 0, shapely.buffer(planes, reach, quad_segs=_QUAD_SEGS), planes)
+    grown = _grown(mine, np.broadcast_to(my_radii * _CIRCUMSCRIBE, len(mine)))
+    theirs = _grown(planes, np.broadcast_to(reach, len(planes)))
     shapes = shapely.intersection(grown, theirs)
     areas = shapely.area(shapes)
     whole = shapely.area(theirs)
@@ -117,6 +115,17 @@ def pair_shapes(
         for k, drawn in zip(np.flatnonzero(keep).tolist(), _geojson(lonlat), strict=True):
             out[k] = drawn
     return out, shares
+
+
+def _grown(shapes: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Each shape buffered by its distance; those with none are left as they are
+    (buffering by zero costs as much as a real buffer, and most pairs have none)."""
+    some = by > 0
+    if not some.any():
+        return shapes
+    out = shapes.copy()
+    out[some] = shapely.buffer(shapes[some], by[some], quad_segs=_QUAD_SEGS)
+    return out
 
 
 def _geojson(shapes: np.ndarray) -> list[dict[str, Any]]:
