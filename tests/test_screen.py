@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, footprint_from_geojson
 from deconflict.model import AltitudeBand, AltitudeReference, Buffers, Route, TimeWindow, Volume
 from deconflict.movement import slices
-from deconflict.screen import Candidates, pack_volume, screen
+from deconflict.screen import Candidates, overlap_extents, pack_volume, screen
 from test_conflicts_property import FAST, bands, centres, destination, shapes, windows
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -135,3 +136,88 @@ def test_screen_agrees_at_the_edge_of_the_buffer(
     scene: tuple[Volume, list[Volume], Buffers],
 ) -> None:
     _assert_screen_matches(*scene)
+
+
+# --- the overlap's extent ------------------------------------------------------------------
+
+
+def _sfc_unl(draw: st.DrawFn, band: AltitudeBand) -> AltitudeBand:
+    """The band, its lower limit made SFC or its upper UNL now and then."""
+    lower = None if draw(st.integers(0, 5)) == 0 else band.lower_m
+    upper = None if draw(st.integers(0, 5)) == 0 else band.upper_m
+    return AltitudeBand(lower, upper, band.reference)
+
+
+def _extent_defined(
+    a: Volume, b: Volume, buffers: Buffers, datum: DatumMargins
+) -> tuple[tuple[float, float, str], tuple[dt.datetime, dt.datetime | None], float]:
+    """a's own altitude and time within b's buffers, and the share of b's window, written out."""
+    same = a.altitude.reference is b.altitude.reference
+    widen = {"W84": 0.0, "AMSL": datum.geoid_m, "FL": datum.geoid_m + datum.pressure_m}
+
+    def interval(band: AltitudeBand) -> tuple[float, float]:
+        agl = band.reference is AltitudeReference.AGL
+        lo = band.lower_m if band.lower_m is not None else (0.0 if agl else -math.inf)
+        hi = band.upper_m if band.upper_m is not None else math.inf
+        if same:
+            return lo, hi
+        if agl:
+            return (
+                lo + datum.terrain_min_m - datum.geoid_m,
+                hi + datum.terrain_max_m + datum.geoid_m,
+            )
+        m = widen[band.reference.value]
+        return lo - m, hi + m
+
+    (lo_a, hi_a), (lo_b, hi_b) = interval(a.altitude), interval(b.altitude)
+    v = buffers.vertical_m
+    altitude = (
+        max(lo_a, lo_b - v),
+        min(hi_a, hi_b + v),
+        a.altitude.reference.value if same else "W84",
+    )
+    margin = dt.timedelta(seconds=buffers.time_s)
+    start = max(a.time.start, b.time.start - margin)
+    ends = [e for e in (a.time.end, None if b.time.end is None else b.time.end + margin) if e]
+    end = min(ends) if ends else None
+    share = 1.0
+    if end is not None and b.time.end is not None:
+        whole = (b.time.end - b.time.start).total_seconds() + 2 * buffers.time_s
+        share = min(1.0, (end - start).total_seconds() / whole) if whole > 0 else 1.0
+    return altitude, (start, end), share
+
+
+@settings(FAST, max_examples=400)
+@given(st.data())
+def test_overlap_extents_match_the_definition(data: st.DataObject) -> None:
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    footprint = footprint_from_geojson(square)
+
+    def volume() -> Volume:
+        band = _sfc_unl(data.draw, data.draw(bands()))
+        return Volume(footprint, band, data.draw(windows(open_end=True)))
+
+    query, others = volume(), [volume() for _ in range(data.draw(st.integers(1, 8)))]
+    buffers = Buffers(
+        0.0,
+        data.draw(st.sampled_from([0.0, 150.0])),
+        data.draw(st.sampled_from([0.0, 1800.0, 0.5])),
+    )
+    datum = DatumMargins()
+    b = _columns(others)
+    hits = np.arange(len(others))
+    got = overlap_extents(
+        Candidates.of_volumes([query]),
+        np.zeros(len(others), dtype=np.int64),
+        b,
+        hits,
+        buffers.vertical_m,
+        buffers.time_s,
+        datum,
+    )
+    shares = got.time_share(b, hits, buffers.time_s)
+    for k, other in enumerate(others):
+        altitude, time, share = _extent_defined(query, other, buffers, datum)
+        assert got.altitude(k) == altitude
+        assert got.time(k) == time
+        assert float(shares[k]) == share

@@ -15,19 +15,15 @@ closed footprints and bands and half-open time windows.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
 
-from .altitude import DatumMargins, direct_interval, w84_interval
+from .altitude import DatumMargins
 from .geometry import Footprint
 from .model import (
-    AltitudeBand,
     Buffers,
     ConflictKind,
     NoticeKind,
-    TimeWindow,
-    Volume,
 )
 from .sphere import EARTH_RADIUS_M, angle, arcs_cross, point_arc_distance
 
@@ -35,7 +31,6 @@ __all__ = [
     "SeparationPolicy",
     "conflict_kind",
     "footprint_distance_m",
-    "overlap_extent",
 ]
 
 _NM = 1852.0
@@ -118,28 +113,3 @@ def footprint_distance_m(a: Footprint, b: Footprint) -> float:
     """Metres between two footprints on the sphere; 0 when they touch or overlap."""
     core = _core_distance(a, b) * EARTH_RADIUS_M
     return max(0.0, core - a.radius_m - b.radius_m)
-
-
-def overlap_extent(
-    a: Volume, b_altitude: AltitudeBand, b_time: TimeWindow, buffers: Buffers, datum: DatumMargins
-) -> tuple[tuple[float, float, str], tuple[dt.datetime, dt.datetime | None]]:
-    """Altitude and time of a's own volume within the buffers of b's.
-
-    Like the footprint, they never leave a's volume, so they never show b's
-    edges beyond it.
-    """
-    if a.altitude.reference is b_altitude.reference:
-        (lo_a, hi_a), (lo_b, hi_b) = direct_interval(a.altitude), direct_interval(b_altitude)
-        reference = a.altitude.reference.value
-    else:  # shown in W84, widened as the comparison was
-        (lo_a, hi_a), (lo_b, hi_b) = (
-            w84_interval(a.altitude, datum),
-            w84_interval(b_altitude, datum),
-        )
-        reference = "W84"
-    v = buffers.vertical_m
-    margin = dt.timedelta(seconds=buffers.time_s)
-    start = max(a.time.start, b_time.start - margin)
-    ends = [e for e in (a.time.end, None if b_time.end is None else b_time.end + margin) if e]
-    end: dt.datetime | None = min(ends) if ends else None
-    return (max(lo_a, lo_b - v), min(hi_a, hi_b + v), reference), (start, end)

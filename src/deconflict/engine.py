@@ -21,12 +21,11 @@ from deconflict.conflicts import (
     SeparationPolicy,
     conflict_kind,
     footprint_distance_m,
-    overlap_extent,
 )
 from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
-from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap, TimeWindow
+from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap
 from deconflict.overlap import overlap_shapes, project, project_one
-from deconflict.screen import Candidates, pack_volume, screen
+from deconflict.screen import Candidates, overlap_extents, pack_volume, screen
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store.protocols import Transaction
 from deconflict.store.records import Extent, VolumeRow
@@ -115,17 +114,6 @@ def _screened(
             yield kind, chosen, candidates, i, np.flatnonzero(hits)
 
 
-def _time_share(
-    overlap: tuple[dt.datetime, dt.datetime | None], window: TimeWindow, margin_s: float
-) -> float:
-    """The part of the other volume's window (widened by the buffer) the overlap spans."""
-    start, end = overlap
-    if end is None or window.end is None:
-        return 1.0
-    whole = (window.end - window.start).total_seconds() + 2 * margin_s
-    return 1.0 if whole <= 0 else min(1.0, (end - start).total_seconds() / whole)
-
-
 def conflicts_in_store(
     tx: Transaction, notice: Notice, policy: SeparationPolicy
 ) -> dict[str, tuple[ConflictKind, list[Overlap]]]:
@@ -146,16 +134,23 @@ def conflicts_in_store(
         shapes, shares = overlap_shapes(fp, planes, radii, buffers.lateral_m)
         _, (q_plane,) = project_one(fp, fp.center)
         gaps = shapely.distance(q_plane, planes) - fp.radius - radii
-        for n, k in enumerate(hits.tolist()):
+        mine = np.zeros(len(hits), dtype=np.int64)
+        extents = overlap_extents(
+            Candidates.of_volumes([volume]),
+            mine,
+            candidates,
+            hits,
+            buffers.vertical_m,
+            buffers.time_s,
+            policy.datum,
+        )
+        shares = shares * extents.time_share(candidates, hits, buffers.time_s)
+        for n, (k, share) in enumerate(zip(hits.tolist(), shares.tolist(), strict=True)):
             distance = 0.0
             if gaps[n] > 0:  # apart, within the buffer: measure exactly on the sphere
                 other = footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
                 distance = round(footprint_distance_m(fp, other), 3)
-            window = candidates.window(k)
-            altitude, time = overlap_extent(
-                volume, candidates.band(k), window, buffers, policy.datum
-            )
-            share = float(shares[n]) * _time_share(time, window, buffers.time_s)
+            altitude, time = extents.altitude(n), extents.time(n)
             overlap = Overlap(i, int(chosen[k][2]), shapes[n], distance, altitude, time, share)
             found.setdefault(chosen[k][1], (kind, []))[1].append(overlap)
     return found

@@ -37,7 +37,7 @@ import shapely
 from deconflict.altitude import DatumMargins
 from deconflict.conflicts import footprint_distance_m
 from deconflict.geometry import TOLERANCE_M, Footprint
-from deconflict.model import AltitudeBand, AltitudeReference, Buffers, TimeWindow, Volume
+from deconflict.model import AltitudeReference, Buffers, Volume
 from deconflict.overlap import MIN_DEPTH, project_each
 from deconflict.sphere import EARTH_RADIUS_M
 
@@ -45,6 +45,8 @@ __all__ = [
     "REFERENCE_CODES",
     "SHAPE_CODES",
     "Candidates",
+    "Extents",
+    "overlap_extents",
     "pack_volume",
     "screen",
     "screen_pairs",
@@ -132,22 +134,6 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.radius)
 
-    def band(self, k: int) -> AltitudeBand:
-        """Candidate ``k``'s altitude band (SFC and UNL restored)."""
-        lower, upper = float(self.lower[k]), float(self.upper[k])
-        return AltitudeBand(
-            None if math.isinf(lower) else lower,
-            None if math.isinf(upper) else upper,
-            _REFERENCES[int(self.ref[k])],
-        )
-
-    def window(self, k: int) -> TimeWindow:
-        end = int(self.end[k])
-        return TimeWindow(
-            _UNIX + dt.timedelta(microseconds=int(self.start[k])),
-            None if end == _FOREVER else _UNIX + dt.timedelta(microseconds=end),
-        )
-
     @classmethod
     def of_volumes(cls, volumes: Sequence[Volume]) -> Candidates:
         """From parsed volumes, as a bulk check holds them."""
@@ -188,6 +174,71 @@ def _intervals(
     lo = np.where(agl, lower + datum.terrain_min_m - widen, lower - widen)
     hi = np.where(agl, upper + datum.terrain_max_m + widen, upper + widen)
     return np.where(same, lower, lo), np.where(same, upper, hi)
+
+
+@dataclass(frozen=True)
+class Extents:
+    """Altitude and time of each pair's overlap, as columns (see :func:`overlap_extents`)."""
+
+    lower: npt.NDArray[np.float64]  # metres; -inf is SFC, +inf is UNL
+    upper: npt.NDArray[np.float64]
+    reference: list[str]  # a's own reference, or W84 across datums
+    start: npt.NDArray[np.int64]  # microseconds since 1970
+    end: npt.NDArray[np.int64]  # forever where the overlap has no end
+
+    def altitude(self, k: int) -> tuple[float, float, str]:
+        return float(self.lower[k]), float(self.upper[k]), self.reference[k]
+
+    def time(self, k: int) -> tuple[dt.datetime, dt.datetime | None]:
+        end = int(self.end[k])
+        return (
+            _UNIX + dt.timedelta(microseconds=int(self.start[k])),
+            None if end == _FOREVER else _UNIX + dt.timedelta(microseconds=end),
+        )
+
+    def time_share(self, b: Candidates, ib: npt.NDArray[np.int64], time_s: npt.ArrayLike) -> Any:
+        """The part of each ``b`` window, widened by the time buffer, that the overlap spans."""
+        margin_s = np.asarray(time_s, dtype=np.float64)
+        start, end = b.start[ib], b.end[ib]
+        whole = (end - start) / 1e6 + 2 * margin_s
+        span = (self.end - self.start) / 1e6
+        open_ = (self.end == _FOREVER) | (end == _FOREVER) | (whole <= 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(open_, 1.0, np.minimum(1.0, span / np.where(open_, 1.0, whole)))
+
+
+def overlap_extents(
+    a: Candidates,
+    ia: npt.NDArray[np.int64],
+    b: Candidates,
+    ib: npt.NDArray[np.int64],
+    vertical_m: npt.ArrayLike,
+    time_s: npt.ArrayLike,
+    datum: DatumMargins,
+) -> Extents:
+    """Altitude and time of ``a[ia[k]]``'s own volume within the buffers of ``b[ib[k]]``.
+
+    Like the footprint, they never leave a's volume, so they never show b's edges
+    beyond it. Bands of one reference are shown in it; across references both are
+    widened into W84, as the test compared them.
+    """
+    ref_a, ref_b = a.ref[ia], b.ref[ib]
+    same = ref_a == ref_b
+    lo_a, hi_a = _intervals(ref_a, a.lower[ia], a.upper[ia], same, datum)
+    lo_b, hi_b = _intervals(ref_b, b.lower[ib], b.upper[ib], same, datum)
+    v = np.asarray(vertical_m, dtype=np.float64)
+    margin = np.round(np.asarray(time_s, dtype=np.float64) * 1e6).astype(np.int64)
+    b_end = b.end[ib]
+    with np.errstate(over="ignore"):
+        widened_end = np.where(b_end == _FOREVER, _FOREVER, b_end + margin)
+    names = {code: ref.value for ref, code in REFERENCE_CODES.items()}
+    return Extents(
+        np.maximum(lo_a, lo_b - v),
+        np.minimum(hi_a, hi_b + v),
+        [names[r] if s else "W84" for r, s in zip(ref_a.tolist(), same.tolist(), strict=True)],
+        np.maximum(a.start[ia], b.start[ib] - margin),
+        np.minimum(a.end[ia], widened_end),
+    )
 
 
 def w84_bounds(c: Candidates, datum: DatumMargins) -> tuple[np.ndarray, np.ndarray]:

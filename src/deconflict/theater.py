@@ -30,11 +30,11 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from .conflicts import SeparationPolicy, footprint_distance_m, overlap_extent
+from .conflicts import SeparationPolicy, footprint_distance_m
 from .geometry import TOLERANCE_M
 from .model import Conflict, ConflictKind, Notice, NoticeKind, Overlap, Volume
 from .overlap import MIN_DEPTH, pair_shapes, project_each
-from .screen import Candidates, screen_pairs, w84_bounds
+from .screen import Candidates, overlap_extents, screen_pairs, w84_bounds
 
 __all__ = ["detect_all", "iter_conflicts"]
 
@@ -272,31 +272,28 @@ def _conflicts(
     if not len(i):
         return
     airspace = theater.operation[i] & theater.operation[j]
-    lateral, _, _ = _buffer_columns(airspace, policy)
+    lateral, vertical, time_s = _buffer_columns(airspace, policy)
     shapes, distances = _shapes(theater, i, j, lateral)
-    volumes = theater.volumes
+    c = theater.columns
+    extents = overlap_extents(c, i, c, j, vertical, time_s, policy.datum)
     key = theater.notice[i] * len(notices) + theater.notice[j]
     edges = np.flatnonzero(np.diff(key)) + 1
     for rows in np.split(np.arange(len(i)), edges):
         first = int(rows[0])
         a, b = notices[int(theater.notice[i[first]])], notices[int(theater.notice[j[first]])]
         kind = ConflictKind.AIRSPACE if airspace[first] else ConflictKind.PROTECTION
-        buffers = policy.buffers(kind)
-        overlaps = []
-        for r in rows.tolist():
-            va, vb = volumes[i[r]], volumes[j[r]]
-            altitude, time = overlap_extent(va, vb.altitude, vb.time, buffers, policy.datum)
-            overlaps.append(
-                Overlap(
-                    int(theater.within[i[r]]),
-                    int(theater.within[j[r]]),
-                    shapes[r],
-                    distances[r],
-                    altitude,
-                    time,
-                )
+        overlaps = tuple(
+            Overlap(
+                int(theater.within[i[r]]),
+                int(theater.within[j[r]]),
+                shapes[r],
+                distances[r],
+                extents.altitude(r),
+                extents.time(r),
             )
-        yield Conflict(a.id, a.version, b.id, b.version, kind, tuple(overlaps))
+            for r in rows.tolist()
+        )
+        yield Conflict(a.id, a.version, b.id, b.version, kind, overlaps)
 
 
 def _shapes(
