@@ -213,6 +213,30 @@ class StoreContract:
             assert tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)], "a") == []
             assert len(tx.notices.candidate_volumes([_extent(0.5, 0.5, 5.5, 5.5)], "b")) == 2
 
+    def test_candidate_pairs_say_which_query_met_which_volume(self, store: Store) -> None:
+        with store.write() as tx:
+            _party(tx, "a")
+            _party(tx, "b")
+            tx.notices.put(_notice("n1"), [_row(_extent(0, 0, 1, 1)), _row(_extent(5, 5, 6, 6), 1)])
+            wrap = Extent(BBox(179.5, -1, -179.5, 1), 0.0, 1000.0, T0, T0 + HOUR)
+            tx.notices.put(_notice("n2", "b"), [_row(wrap)])
+        queries = [
+            _extent(0.5, 0.5, 5.5, 5.5),  # both of n1's volumes
+            _extent(5.2, 5.2, 5.4, 5.4),  # n1's second
+            _extent(10, 10, 11, 11),  # nothing
+            Extent(BBox(179.8, 0, -179.8, 0.5), 0.0, 1000.0, T0, T0 + HOUR),  # n2, both pieces
+            _extent(0.2, 0.2, 0.3, 0.3, start=T0 + 2 * HOUR, end=T0 + 3 * HOUR),  # too late
+        ]
+        with store.read() as tx:
+            rows, pairs = tx.notices.candidate_pairs(queries)
+            assert rows == tx.notices.candidate_volumes(queries)
+            named = sorted((q, rows[r][1], rows[r][2]) for q, r in pairs)
+            assert named == [(0, "n1", 0), (0, "n1", 1), (1, "n1", 1), (3, "n2", 0)]
+            assert pairs == sorted(set(pairs))
+            rows, pairs = tx.notices.candidate_pairs(queries, "a")
+            assert [(q, rows[r][1]) for q, r in pairs] == [(3, "n2")]
+            assert tx.notices.candidate_pairs([], "a") == ([], [])
+
     def test_bulk_import_is_indexed_like_single_puts(self, store: Store) -> None:
         with store.write() as tx:
             _party(tx, "a")

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from deconflict.accounts import hash_token
 from deconflict.altitude import vertical_gap
 from deconflict.conflicts import SeparationPolicy, conflict_kind, footprint_distance_m
+from deconflict.engine import conflicts_in_store, volume_rows
 from deconflict.geometry import TOLERANCE_M, circle, footprint_from_geojson
 from deconflict.model import (
     AltitudeBand,
@@ -28,10 +32,13 @@ from deconflict.model import (
     Notice,
     NoticeKind,
     NoticeState,
+    Party,
+    Role,
     TimeWindow,
     Volume,
 )
 from deconflict.sphere import EARTH_RADIUS_M, angle
+from deconflict.store import NoticeRecord, open_store
 from deconflict.theater import detect_all
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
@@ -107,19 +114,27 @@ def _defined(a: Volume, b: Volume, buffers: Buffers, policy: SeparationPolicy) -
     return footprint_distance_m(fa, fb) <= reach
 
 
+def _pairs(a: Notice, b: Notice, policy: SeparationPolicy) -> set[tuple[int, int]]:
+    """The volume pairs in conflict between two notices, by the definition."""
+    kind = conflict_kind(a.kind, b.kind)
+    if a.party == b.party or kind is None or not (a.in_force and b.in_force):
+        return set()
+    buffers = policy.buffers(kind)
+    return {
+        (i, j)
+        for i, va in enumerate(a.volumes)
+        for j, vb in enumerate(b.volumes)
+        if _defined(va, vb, buffers, policy)
+    }
+
+
 def _expected(notices: list[Notice], policy: SeparationPolicy) -> set[tuple[str, str, int, int]]:
-    found = set()
-    for x, a in enumerate(notices):
-        for b in notices[x + 1 :]:
-            kind = conflict_kind(a.kind, b.kind)
-            if a.party == b.party or kind is None or not (a.in_force and b.in_force):
-                continue
-            buffers = policy.buffers(kind)
-            for i, va in enumerate(a.volumes):
-                for j, vb in enumerate(b.volumes):
-                    if _defined(va, vb, buffers, policy):
-                        found.add((a.id, b.id, i, j))
-    return found
+    return {
+        (a.id, b.id, i, j)
+        for x, a in enumerate(notices)
+        for b in notices[x + 1 :]
+        for i, j in _pairs(a, b, policy)
+    }
 
 
 @pytest.mark.parametrize("policy", POLICIES.values(), ids=POLICIES.keys())
@@ -157,3 +172,55 @@ def test_small_chunks_give_the_same_conflicts_in_the_same_order(
         (c.a, c.b, c.kind, [(o.a_volume, o.b_volume, o.distance_m) for o in c.overlaps])
         for c in whole
     ]
+
+
+# --- the same against a store, as admission runs it --------------------------------------
+
+
+def _many_volumes(seed: int, count: int) -> list[Notice]:
+    """Notices of 5 to 40 volumes each, filed against the theater."""
+    rng = np.random.default_rng(seed)
+    return [
+        Notice(
+            f"q{k}",
+            f"p{int(rng.integers(0, 12))}",
+            NoticeKind.OPERATION if rng.random() < 0.8 else NoticeKind.PROTECTED,
+            tuple(_volume(rng, bool(rng.random() < 0.3)) for _ in range(int(rng.integers(5, 41)))),
+        )
+        for k in range(count)
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_admission_finds_exactly_the_defined_pairs_for_notices_of_many_volumes(
+    backend: str, tmp_path: Path, pg_database: Callable[..., str]
+) -> None:
+    policy = POLICIES["buffers"]
+    stored = [n for n in _theater(4, 800) if n.in_force]
+    url = str(tmp_path / "theater.db") if backend == "sqlite" else pg_database()
+    store = open_store(url)
+    with store.write() as tx:
+        for party in sorted({n.party for n in stored} | {f"p{k}" for k in range(12)}):
+            tx.parties.add(Party(party, party, Role.MEMBER), hash_token(party), T0)
+        tx.notices.put_many(
+            [
+                (
+                    NoticeRecord(n.id, n.party, n.kind.value, 1, "planned", {}, T0, T0),
+                    volume_rows(n, policy),
+                )
+                for n in stored
+            ]
+        )
+    checked = 0
+    with store.read() as tx:
+        for notice in _many_volumes(5, 12):
+            got = {
+                (other, o.a_volume, o.b_volume)
+                for other, (_, overlaps) in conflicts_in_store(tx, notice, policy).items()
+                for o in overlaps
+            }
+            expected = {(b.id, i, j) for b in stored for i, j in _pairs(notice, b, policy)}
+            assert got == expected, (notice.id, sorted(got ^ expected)[:5])
+            checked += len(expected)
+    store.close()
+    assert checked > 200, "the notices should meet enough of the theater to test something"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from deconflict.altitude import w84_interval
@@ -24,8 +25,8 @@ from deconflict.conflicts import (
 )
 from deconflict.geometry import Footprint, GeometryLimits, circle, corridor, footprint_from_geojson
 from deconflict.model import ConflictKind, Notice, NoticeKind, Overlap
-from deconflict.overlap import overlap_shapes, project, project_one
-from deconflict.screen import Candidates, overlap_extents, pack_volume, screen
+from deconflict.overlap import pair_shapes, project_each
+from deconflict.screen import Candidates, overlap_extents, pack_volume, screen_pairs
 from deconflict.sphere import EARTH_RADIUS_M, lonlat_to_unit
 from deconflict.store.protocols import Transaction
 from deconflict.store.records import Extent, VolumeRow
@@ -36,6 +37,8 @@ __all__ = [
     "footprint_of_core",
     "volume_rows",
 ]
+
+Ints = npt.NDArray[np.int64]
 
 _LOOSE = GeometryLimits(
     max_vertices=10**9,
@@ -89,29 +92,54 @@ def footprint_of_core(core: Any, radius: float) -> Footprint:
 
 
 def _screened(
-    tx: Transaction, notice: Notice, policy: SeparationPolicy
-) -> Iterator[tuple[ConflictKind, list[tuple[Any, ...]], Candidates, int, np.ndarray]]:
-    """For each conflict kind and each volume of ``notice``: candidates and which conflict."""
-    rows = [
-        r
-        for r in tx.notices.candidate_volumes(extents(notice, policy, pad=True), notice.party)
-        if r[1] != notice.id
-    ]
+    tx: Transaction,
+    notice: Notice,
+    policy: SeparationPolicy,
+    mine: Candidates,
+    centers: npt.NDArray[np.float64],
+) -> Iterator[tuple[ConflictKind, list[tuple[Any, ...]], Candidates, Ints, Ints]]:
+    """For each conflict kind: the candidates, and the (volume, candidate) pairs in conflict.
+
+    Each of the notice's volumes is tested only against the candidates its own
+    extent met, all pairs in one call, so a notice of many volumes costs about
+    as many pairs as it has neighbours, not volumes times neighbours.
+    """
+    rows, pairs = tx.notices.candidate_pairs(extents(notice, policy, pad=True), notice.party)
     groups: dict[ConflictKind, list[int]] = defaultdict(list)
-    for k, row in enumerate(rows):
-        kind = conflict_kind(notice.kind, NoticeKind(row[4]))
+    for k, r in enumerate(rows):
+        kind = conflict_kind(notice.kind, NoticeKind(r[4])) if r[1] != notice.id else None
         if kind is not None:
             groups[kind].append(k)
+    if not groups:
+        return
+    both = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    query, row = both[:, 0], both[:, 1]
     for kind, members in groups.items():
         chosen = [rows[k] for k in members]
         candidates = Candidates.from_packed([r[5] for r in chosen])
+        local = np.full(len(rows), -1, dtype=np.int64)
+        local[members] = np.arange(len(members))
+        ours = local[row] >= 0
+        ia, ib = query[ours], local[row[ours]]
+        buffers = policy.buffers(kind)
 
-        def exact(k: int, c: Candidates = candidates) -> Footprint:
-            return footprint_of_core(c.cores[k], float(c.radius[k]))
+        def exact(k: int, ia: Ints = ia, ib: Ints = ib, c: Candidates = candidates) -> float:
+            other = footprint_of_core(c.cores[ib[k]], float(c.radius[ib[k]]))
+            return footprint_distance_m(notice.volumes[int(ia[k])].footprint, other)
 
-        for i, volume in enumerate(notice.volumes):
-            hits = screen(volume, candidates, policy.buffers(kind), policy.datum, exact)
-            yield kind, chosen, candidates, i, np.flatnonzero(hits)
+        hits = screen_pairs(
+            mine,
+            centers,
+            ia,
+            candidates,
+            ib,
+            buffers.lateral_m,
+            buffers.vertical_m,
+            buffers.time_s,
+            policy.datum,
+            exact,
+        )
+        yield kind, chosen, candidates, ia[hits], ib[hits]
 
 
 def conflicts_in_store(
@@ -119,38 +147,46 @@ def conflicts_in_store(
 ) -> dict[str, tuple[ConflictKind, list[Overlap]]]:
     """Other notices in conflict with ``notice``, each pair's overlap seen from its side.
 
-    Overlap shapes are cut for all pairs of a volume in one vectorised call, from
-    the candidates' stored cores, so no other notice needs to be parsed.
+    Overlap shapes are cut for all pairs at once, each in the plane about the
+    notice's volume, from the candidates' stored cores, so no other notice needs
+    to be parsed.
     """
     found: dict[str, tuple[ConflictKind, list[Overlap]]] = {}
-    for kind, chosen, candidates, i, hits in _screened(tx, notice, policy):
-        if not len(hits):
+    volumes = notice.volumes
+    mine = Candidates.of_volumes(volumes)
+    centers = np.array([v.footprint.center for v in volumes], dtype=np.float64)
+    # One volume (the usual case): everything in one plane about its centre.
+    one = len(volumes) == 1
+    for kind, chosen, candidates, ia, ib in _screened(tx, notice, policy, mine, centers):
+        if not len(ia):
             continue
-        volume = notice.volumes[i]
-        fp = volume.footprint
         buffers = policy.buffers(kind)
-        _, planes = project(candidates.cores[hits], fp.center, len(hits))
-        radii = candidates.radius[hits]
-        shapes, shares = overlap_shapes(fp, planes, radii, buffers.lateral_m)
-        _, (q_plane,) = project_one(fp, fp.center)
-        gaps = shapely.distance(q_plane, planes) - fp.radius - radii
-        mine = np.zeros(len(hits), dtype=np.int64)
-        extents = overlap_extents(
-            Candidates.of_volumes([volume]),
-            mine,
-            candidates,
-            hits,
-            buffers.vertical_m,
-            buffers.time_s,
-            policy.datum,
+        about = centers[0] if one else centers[ia]
+        _, planes = project_each(candidates.cores[ib], about)
+        _, own = project_each(mine.cores, centers[0] if one else centers)
+        radii = candidates.radius[ib]
+        shapes, shares = pair_shapes(
+            own, mine.radius, planes, radii, buffers.lateral_m, about, mine_of=ia
         )
-        shares = shares * extents.time_share(candidates, hits, buffers.time_s)
-        for n, (k, share) in enumerate(zip(hits.tolist(), shares.tolist(), strict=True)):
+        gaps = shapely.distance(own[ia], planes) - mine.radius[ia] - radii
+        extents_ = overlap_extents(
+            mine, ia, candidates, ib, buffers.vertical_m, buffers.time_s, policy.datum
+        )
+        shares = shares * extents_.time_share(candidates, ib, buffers.time_s)
+        columns = zip(ia.tolist(), ib.tolist(), shares.tolist(), gaps.tolist(), strict=True)
+        for n, (i, k, share, gap) in enumerate(columns):
             distance = 0.0
-            if gaps[n] > 0:  # apart, within the buffer: measure exactly on the sphere
+            if gap > 0:  # apart, within the buffer: measure exactly on the sphere
                 other = footprint_of_core(candidates.cores[k], float(candidates.radius[k]))
-                distance = round(footprint_distance_m(fp, other), 3)
-            altitude, time = extents.altitude(n), extents.time(n)
-            overlap = Overlap(i, int(chosen[k][2]), shapes[n], distance, altitude, time, share)
+                distance = round(footprint_distance_m(volumes[i].footprint, other), 3)
+            overlap = Overlap(
+                i,
+                int(chosen[k][2]),
+                shapes[n],
+                distance,
+                extents_.altitude(n),
+                extents_.time(n),
+                share,
+            )
             found.setdefault(chosen[k][1], (kind, []))[1].append(overlap)
     return found

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .geometry import Footprint
 from .sphere import (
     EARTH_RADIUS_M,
     lonlat_to_unit,
@@ -22,7 +21,7 @@ from .sphere import (
     unit_to_lonlat,
 )
 
-__all__ = ["MIN_DEPTH", "overlap_shapes", "pair_shapes", "project", "project_each"]
+__all__ = ["MIN_DEPTH", "pair_shapes", "project_each"]
 
 #: Projected points must lie at least this deep (cosine from the centre) to be used.
 MIN_DEPTH = 0.2
@@ -59,27 +58,6 @@ def _to_lonlat(centers: np.ndarray, index: np.ndarray) -> Any:
     return inverse
 
 
-def overlap_shapes(
-    query: Footprint, planes: np.ndarray, radii: np.ndarray, lateral_m: float
-) -> tuple[list[dict[str, Any] | None], np.ndarray]:
-    """The overlap shapes of one query with many candidates already projected about its centre.
-
-    ``planes`` are the candidates' cores in that gnomonic plane and ``radii`` their
-    radii (radians). Also returns the share of each candidate's buffered area that
-    its overlap covers, for the disclosure alerts.
-    """
-    _, (q_plane,) = project_one(query, query.center)
-    n = len(planes)
-    return pair_shapes(
-        np.full(n, q_plane, dtype=object),
-        np.full(n, query.radius),
-        planes,
-        radii,
-        lateral_m,
-        query.center,
-    )
-
-
 def pair_shapes(
     mine: np.ndarray,
     my_radii: np.ndarray,
@@ -87,6 +65,7 @@ def pair_shapes(
     radii: np.ndarray,
     lateral_m: np.ndarray | float,
     centers: np.ndarray,
+    mine_of: np.ndarray | None = None,
 ) -> tuple[list[dict[str, Any] | None], np.ndarray]:
     """Overlap shapes of many pairs at once: the part of each ``mine`` within reach of its pair.
 
@@ -94,10 +73,13 @@ def pair_shapes(
     ``centers[k]`` (or all about ``centers`` if it is one vector), where the
     plane's unit is very nearly one radian, which is all display needs. Returns
     GeoJSON (``None`` where the overlap has no area) and the share of each other
-    side's buffered area that the overlap covers.
+    side's buffered area that the overlap covers. With ``mine_of``, pair ``k``'s
+    own core is ``mine[mine_of[k]]``: one core in many pairs is grown once.
     """
     reach = (radii + np.asarray(lateral_m) / EARTH_RADIUS_M) * _CIRCUMSCRIBE
     grown = _grown(mine, np.broadcast_to(my_radii * _CIRCUMSCRIBE, len(mine)))
+    if mine_of is not None:
+        grown = grown[mine_of]
     theirs = _grown(planes, np.broadcast_to(reach, len(planes)))
     shapes = shapely.intersection(grown, theirs)
     areas = shapely.area(shapes)
@@ -151,15 +133,6 @@ def _geojson(shapes: np.ndarray) -> list[dict[str, Any]]:
             shape = shapely.MultiPolygon(parts)
         out.append(shapely.geometry.mapping(shape))
     return out
-
-
-def project_one(fp: Footprint, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return project(np.array([fp.core]), center, 1)
-
-
-def project(geoms: np.ndarray, center: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each geometry's smallest depth (cosine from ``center``) and its gnomonic image."""
-    return project_each(geoms, np.asarray(center))
 
 
 def project_each(geoms: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -73,6 +73,19 @@ _CANDIDATES = (
 )
 
 
+# Which query piece (from 1) meets which volume; the rows are then read once each.
+_PAIRS = (
+    "SELECT p.q, r.volume_id"
+    f" FROM unnest({_ARRAYS}) WITH ORDINALITY AS p({', '.join(_COLUMNS)}, q)"
+    f" JOIN volume_index AS r"
+    f" ON r.footprint && {_BOX} AND r.alt && {_ALT} AND r.span && {_SPAN}"
+)
+_ROWS = (
+    "SELECT v.id, v.notice_id, v.idx, v.party, v.kind, v.packed FROM volumes AS v"
+    " WHERE v.party <> %s AND v.id = ANY(%s) ORDER BY v.id"
+)
+
+
 def _minute_floor(instant: dt.datetime) -> dt.datetime:
     return instant - (instant - _EPOCH) % _MINUTE
 
@@ -149,6 +162,19 @@ class PostgresNotices(Repo):
         params: dict[str, Any] = _pieces(queries)[0]
         params["exclude"] = "" if exclude_party is None else exclude_party
         return self._c.execute(_CANDIDATES, params).fetchall()
+
+    def candidate_pairs(
+        self, queries: Sequence[Extent], exclude_party: str | None = None
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+        if not queries:
+            return [], []
+        params, owner = _pieces(queries)
+        hits = self._c.execute(_PAIRS, params).fetchall()
+        exclude = "" if exclude_party is None else exclude_party
+        rows = self._c.execute(_ROWS, (exclude, sorted({v for _, v in hits}))).fetchall()
+        at = {row[0]: k for k, row in enumerate(rows)}
+        pairs = {(owner[q - 1] - 1, at[v]) for q, v in hits if v in at}
+        return rows, sorted(pairs)
 
     def get(self, notice_id: str) -> NoticeRecord | None:
         return fetch_one(

@@ -99,6 +99,17 @@ class NoticeRepo(Protocol):
         """
         ...
 
+    def candidate_pairs(
+        self, queries: Sequence[Extent], exclude_party: str | None = None
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+        """:meth:`candidate_volumes`, and which rows each query extent met.
+
+        Returns the rows, one per volume, and ``(query, row)`` index pairs, each
+        pair once, sorted. Conservative as the rows are: a volume meeting a query
+        extent is always paired with it.
+        """
+        ...
+
     def get(self, notice_id: str) -> NoticeRecord | None: ...
     def get_many(self, notice_ids: Sequence[str]) -> list[NoticeRecord]:
         """The current records of those that exist, by id (one round trip, not one each)."""

@@ -298,14 +298,23 @@ class _Notices:
         self, queries: Sequence[Extent], exclude_party: str | None = None
     ) -> list[tuple[Any, ...]]:
         """Rows (see :data:`VOLUME_HIT_COLUMNS`) of indexed volumes meeting any query extent."""
-        seen: dict[int, tuple[Any, ...]] = {}
-        for q in queries:
+        return self.candidate_pairs(queries, exclude_party)[0]
+
+    def candidate_pairs(
+        self, queries: Sequence[Extent], exclude_party: str | None = None
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+        seen: dict[int, int] = {}
+        found: list[tuple[Any, ...]] = []
+        pairs: set[tuple[int, int]] = set()
+        for k, q in enumerate(queries):
             for piece in q.box.pieces():
                 args = (*_box(q, piece), "" if exclude_party is None else exclude_party)
-                rows = self._c.execute(_CANDIDATES, args).fetchall()
-                for row in rows:
-                    seen.setdefault(row[0], tuple(row))
-        return list(seen.values())
+                for row in self._c.execute(_CANDIDATES, args):
+                    at = seen.setdefault(row[0], len(found))
+                    if at == len(found):
+                        found.append(tuple(row))
+                    pairs.add((k, at))
+        return found, sorted(pairs)
 
     def get(self, notice_id: str) -> NoticeRecord | None:
         row = self._c.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
