@@ -11,6 +11,7 @@ python -m bench tracks [--aircraft 10000] [--rounds 3]
 python -m bench dss    [--uss 20] [--subscriptions 10] [--preload 500] [--clients 8] [--seconds 20]
                        [--db postgresql://…]
 python -m bench check  [--sizes 10000,50000] [--no-postgis]
+python -m bench heavy  [--size 100000] [--volumes 20000]
 python -m bench plot
 """
 
@@ -127,9 +128,16 @@ def main() -> None:
     check = sub.add_parser("check", help="whole-theater check vs a PostGIS self-join")
     check.add_argument("--sizes", default="10000,50000")
     check.add_argument("--no-postgis", action="store_true")
+    heavy = sub.add_parser("heavy", help="detection for one notice of many volumes")
+    heavy.add_argument("--size", type=int, default=100_000, help="active volumes stored")
+    heavy.add_argument("--volumes", type=int, default=20_000, help="volumes in the notice")
     sub.add_parser("plot", help="PNG plots from the JSON results")
     args = parser.parse_args()
-    if args.what == "check":
+    if args.what == "heavy":
+        from bench.heavy import run_heavy
+
+        _save("heavy", run_heavy(args.size, args.volumes))
+    elif args.what == "check":
         from bench.check import run_check
 
         sizes = [int(s) for s in args.sizes.split(",")]
