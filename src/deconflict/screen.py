@@ -196,15 +196,19 @@ class Extents:
             None if end == _FOREVER else _UNIX + dt.timedelta(microseconds=end),
         )
 
-    def time_share(self, b: Candidates, ib: npt.NDArray[np.int64], time_s: npt.ArrayLike) -> Any:
+    def time_share(
+        self, b: Candidates, ib: npt.NDArray[np.int64], time_s: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
         """The part of each ``b`` window, widened by the time buffer, that the overlap spans."""
         margin_s = np.asarray(time_s, dtype=np.float64)
         start, end = b.start[ib], b.end[ib]
         whole = (end - start) / 1e6 + 2 * margin_s
         span = (self.end - self.start) / 1e6
         open_ = (self.end == _FOREVER) | (end == _FOREVER) | (whole <= 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(open_, 1.0, np.minimum(1.0, span / np.where(open_, 1.0, whole)))
+        share: npt.NDArray[np.float64] = np.where(
+            open_, 1.0, np.minimum(1.0, span / np.where(open_, 1.0, whole))
+        )
+        return share
 
 
 def overlap_extents(
@@ -231,11 +235,13 @@ def overlap_extents(
     b_end = b.end[ib]
     with np.errstate(over="ignore"):
         widened_end = np.where(b_end == _FOREVER, _FOREVER, b_end + margin)
-    names = {code: ref.value for ref, code in REFERENCE_CODES.items()}
     return Extents(
         np.maximum(lo_a, lo_b - v),
         np.minimum(hi_a, hi_b + v),
-        [names[r] if s else "W84" for r, s in zip(ref_a.tolist(), same.tolist(), strict=True)],
+        [
+            _REFERENCES[r].value if s else "W84"
+            for r, s in zip(ref_a.tolist(), same.tolist(), strict=True)
+        ],
         np.maximum(a.start[ia], b.start[ib] - margin),
         np.minimum(a.end[ia], widened_end),
     )
